@@ -1,0 +1,1 @@
+"""whatsfordinner: the Slack app and the embedded Personalizer-style learner it runs on."""

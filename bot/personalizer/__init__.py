@@ -1,0 +1,1 @@
+"""The Ranker port, its backends (local learner, Azure client) and the Personalizer REST service."""

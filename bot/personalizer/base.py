@@ -1,0 +1,86 @@
+"""The Ranker port: what the Slack app and the REST service need from any Personalizer-style backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Features = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RankableAction:
+    """One choice the ranker may pick, with Personalizer-style features."""
+
+    id: str
+    features: Features = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    """Personalizer's Rank request, snake_case inside the process."""
+
+    context_features: Features
+    actions: list[RankableAction]
+    excluded_actions: list[str] = field(default_factory=list)
+    event_id: str | None = None
+    defer_activation: bool = False
+
+
+@dataclass(frozen=True)
+class RankedAction:
+    """One entry of a ranking: an action and the probability it had of being chosen."""
+
+    id: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class RankResult:
+    """Personalizer's Rank response: the whole ranking and the action to show (and reward)."""
+
+    event_id: str
+    reward_action_id: str
+    ranking: list[RankedAction]
+
+
+class Ranker(Protocol):
+    """The port. Backends: the embedded learner (`local`) and Microsoft's client (`azure`)."""
+
+    def rank(self, request: RankRequest) -> RankResult:
+        """Rank the actions for this context and log the event under its event ID."""
+        ...
+
+    def reward(self, event_id: str, value: float) -> None:
+        """Report how good the reward action of this event turned out to be."""
+        ...
+
+    def activate(self, event_id: str) -> None:
+        """Activate an event ranked with defer_activation=True."""
+        ...
+
+
+class RankerError(Exception):
+    """Base of every error a Ranker raises."""
+
+
+class InvalidRequest(RankerError, ValueError):
+    """The request is malformed; nothing was logged. `code` and `target` follow Personalizer's error body."""
+
+    def __init__(self, message: str, code: str = "BadRequest", target: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.target = target
+
+
+class EventNotFound(RankerError, LookupError):
+    """No event with this ID was ranked (or it is past log retention)."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"Event {event_id!r} was not found.")
+        self.event_id = event_id
+
+
+class RankerUnavailable(RankerError):
+    """The backend could not answer: timeout, refused connection, 5xx, unwritable storage."""
