@@ -1,0 +1,144 @@
+"""Clicks: the two menus, Suggest, 👍/👎 and Try another. Every click is acked first."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from blocks import ids
+from blocks.menus import decode_defaults
+from blocks.messages import (
+    OUT_OF_IDEAS,
+    PICK_TASTE,
+    RANKER_DOWN,
+    SUGGESTION_GONE,
+    VOTE_FAILED,
+    build_only_requester,
+)
+from bot.listeners.conversation import rank_suggestion, suggestion_message, user_time_of_day
+from bot.menu import TASTES, TIMES_OF_DAY
+from bot.personalizer.base import EventNotFound
+from bot.services import Services
+
+logger = logging.getLogger(__name__)
+
+
+def handle_menu_choice(ack: Any) -> None:
+    """A menu choice needs nothing but an ack: Suggest reads the menus' state."""
+    ack()
+
+
+def handle_suggest(services: Services, ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
+    """Rank with the chosen taste and time of day; the suggestion replaces the menus."""
+    ack()
+    user_id = body["user"]["id"]
+    state = (body.get("state") or {}).get("values") or {}
+    menus = state.get(ids.MENUS_BLOCK) or {}
+    default_taste, default_time = decode_defaults(_action(body).get("value"))
+    taste = _selected(menus, ids.TASTE_SELECT, TASTES) or _valid(default_taste, TASTES)
+    time_of_day = _selected(menus, ids.TIME_SELECT, TIMES_OF_DAY) or _valid(default_time, TIMES_OF_DAY)
+    if taste is None:
+        _tell(respond, PICK_TASTE)
+        return
+    time_of_day = time_of_day or user_time_of_day(client, user_id) or "evening"
+    try:
+        suggestion = rank_suggestion(
+            services, requester=user_id, channel=_channel(body), taste=taste, time_of_day=time_of_day
+        )
+    except Exception:
+        logger.exception("rank failed for Suggest")
+        _tell(respond, RANKER_DOWN)
+        return
+    if suggestion is not None:
+        respond(replace_original=True, **suggestion_message(suggestion, services.menu))
+
+
+def handle_vote(services: Services, ack: Any, body: dict[str, Any], respond: Any, value: float) -> None:
+    """Send the reward once, for the requester only, then show the vote instead of the buttons."""
+    ack()
+    event_id = str(_action(body).get("value") or "")
+    user_id = body["user"]["id"]
+    suggestion = services.suggestions.get(event_id)
+    if suggestion is None:
+        _tell(respond, SUGGESTION_GONE)
+        return
+    if user_id != suggestion.requester:
+        _tell(respond, build_only_requester(suggestion.requester))
+        return
+    if suggestion.vote is not None:  # already counted: just redraw, in case the earlier redraw was lost
+        respond(replace_original=True, **suggestion_message(suggestion, services.menu))
+        return
+    if not services.suggestions.claim_vote(event_id, user_id, value):
+        logger.info("vote on %s already claimed by a concurrent click", event_id)
+        return
+    try:
+        services.ranker.reward(event_id, value)
+    except EventNotFound:
+        logger.warning("the ranker no longer knows event %s; the vote is kept but not learned", event_id)
+        _tell(respond, SUGGESTION_GONE)
+        return
+    except Exception:
+        logger.exception("reward failed for event %s", event_id)
+        services.suggestions.release_vote(event_id, value)
+        _tell(respond, VOTE_FAILED)
+        return
+    voted = services.suggestions.get(event_id) or suggestion
+    respond(replace_original=True, **suggestion_message(voted, services.menu))
+
+
+def handle_try_another(services: Services, ack: Any, body: dict[str, Any], respond: Any) -> None:
+    """After 👎, rank again without the rejected dishes, as a new event."""
+    ack()
+    event_id = str(_action(body).get("value") or "")
+    user_id = body["user"]["id"]
+    previous = services.suggestions.get(event_id)
+    if previous is None:
+        _tell(respond, SUGGESTION_GONE)
+        return
+    if user_id != previous.requester:
+        _tell(respond, build_only_requester(previous.requester))
+        return
+    if not services.suggestions.claim_retry(event_id, user_id):
+        logger.info("Try another on %s already claimed (or not after a 👎)", event_id)
+        return
+    try:
+        suggestion = rank_suggestion(
+            services,
+            requester=user_id,
+            channel=previous.channel,
+            taste=previous.taste,
+            time_of_day=previous.time_of_day,
+            rejected=previous.rejected + [previous.dish],
+        )
+    except Exception:
+        logger.exception("rank failed for Try another")
+        services.suggestions.release_retry(event_id)
+        _tell(respond, RANKER_DOWN)
+        return
+    if suggestion is None:
+        respond(text=OUT_OF_IDEAS, replace_original=True)
+        return
+    respond(replace_original=True, **suggestion_message(suggestion, services.menu))
+
+
+def _tell(respond: Any, text: str) -> None:
+    """An ephemeral note to the clicker that leaves the message as it is."""
+    respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def _action(body: dict[str, Any]) -> dict[str, Any]:
+    actions = body.get("actions") or [{}]
+    return actions[0] if isinstance(actions[0], dict) else {}
+
+
+def _selected(block_state: dict[str, Any], action_id: str, allowed: list[str]) -> str | None:
+    option = (block_state.get(action_id) or {}).get("selected_option") or {}
+    return _valid(option.get("value"), allowed)
+
+
+def _valid(value: str | None, allowed: list[str]) -> str | None:
+    return value if value in allowed else None
+
+
+def _channel(body: dict[str, Any]) -> str | None:
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")

@@ -1,0 +1,132 @@
+"""What every listener shares: reading the text shortcut, the user's time of day, and ranking a suggestion."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from blocks.suggestion import build_suggestion, suggestion_text
+from bot.menu import TASTES, TIMES_OF_DAY, Menu
+from bot.personalizer.base import Features, RankRequest
+from bot.services import Services
+from bot.suggestions import Suggestion
+
+logger = logging.getLogger(__name__)
+HELP_WORDS = {"help", "-h", "--help", "?", "usage"}
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """What `/whatsfordinner <words>` asked for."""
+
+    taste: str | None = None
+    time_of_day: str | None = None
+    unknown: list[str] = field(default_factory=list)
+    wants_help: bool = False
+
+
+def parse_shortcut(text: str) -> Shortcut:
+    """Read taste and time of day from the command text, in any order and any case."""
+    taste: str | None = None
+    time_of_day: str | None = None
+    unknown: list[str] = []
+    for word in text.lower().split():
+        if word in HELP_WORDS:
+            return Shortcut(wants_help=True)
+        if word in TASTES and taste in (None, word):
+            taste = word
+        elif word in TIMES_OF_DAY and time_of_day in (None, word):
+            time_of_day = word
+        else:
+            unknown.append(word)  # an unknown word, or a second, conflicting taste or time
+    return Shortcut(taste=taste, time_of_day=time_of_day, unknown=unknown)
+
+
+def time_of_day_at(hour: int) -> str:
+    """The seed's time-of-day bucket for a local hour 0..23."""
+    if 5 <= hour < 12:
+        return "morning"
+    if 12 <= hour < 17:
+        return "afternoon"
+    if 17 <= hour < 22:
+        return "evening"
+    return "night"
+
+
+def time_of_day_for_offset(tz_offset_seconds: int, now: datetime | None = None) -> str:
+    """The time of day where the user is, from Slack's `tz_offset` (seconds east of UTC)."""
+    utc_now = now or datetime.now(UTC)
+    local_hour = (utc_now.hour * 3600 + utc_now.minute * 60 + tz_offset_seconds) // 3600 % 24
+    return time_of_day_at(local_hour)
+
+
+def user_time_of_day(client: Any, user_id: str) -> str | None:
+    """The user's local time of day via users.info, or None when Slack does not say."""
+    try:
+        response = client.users_info(user=user_id)
+        offset = response.get("user", {}).get("tz_offset")
+    except Exception:
+        logger.warning("users.info failed; not preselecting the time of day", exc_info=True)
+        return None
+    return time_of_day_for_offset(int(offset)) if isinstance(offset, int | float) else None
+
+
+def context_features(taste: str, time_of_day: str, user_id: str) -> Features:
+    """The Rank context: the seed's two features plus the Slack user, so tastes are learned per person."""
+    return [{"taste_preference": taste}, {"time_of_day": time_of_day}, {"user": user_id}]
+
+
+def rank_suggestion(
+    services: Services,
+    *,
+    requester: str,
+    channel: str | None,
+    taste: str,
+    time_of_day: str,
+    rejected: list[str] | None = None,
+) -> Suggestion | None:
+    """Rank the menu as a new event and record the suggestion; None when every dish was rejected."""
+    menu = services.menu
+    rejected = rejected or []
+    if not menu.selectable(rejected):
+        return None
+    excluded = menu.excluded() + [d for d in rejected if d not in menu.excluded()]
+    request = RankRequest(
+        context_features=context_features(taste, time_of_day, requester),
+        actions=menu.actions(),
+        excluded_actions=excluded,
+        event_id=str(uuid.uuid4()),
+    )
+    result = services.ranker.rank(request)
+    suggestion = Suggestion(
+        event_id=result.event_id,
+        requester=requester,
+        channel=channel,
+        dish=result.reward_action_id,
+        taste=taste,
+        time_of_day=time_of_day,
+        ranking=[(r.id, r.probability) for r in result.ranking],
+        excluded=excluded,
+        rejected=rejected,
+    )
+    services.suggestions.add(suggestion)
+    return suggestion
+
+
+def suggestion_message(suggestion: Suggestion, menu: Menu) -> dict[str, Any]:
+    """respond() arguments that draw a suggestion in its current state."""
+    left = menu.selectable(suggestion.rejected + [suggestion.dish])
+    can_try_another = not suggestion.retried and bool(left)
+    blocks = build_suggestion(
+        suggestion.dish,
+        suggestion.ranking,
+        suggestion.event_id,
+        taste=suggestion.taste,
+        time_of_day=suggestion.time_of_day,
+        vote=suggestion.vote,
+        can_try_another=can_try_another,
+    )
+    return {"text": suggestion_text(suggestion.dish), "blocks": blocks}

@@ -1,0 +1,18 @@
+"""Events: App Home."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from blocks.messages import build_home
+from bot.menu import TASTES, TIMES_OF_DAY
+
+logger = logging.getLogger(__name__)
+
+
+def handle_app_home_opened(event: dict[str, Any], client: Any) -> None:
+    """Publish the short Home tab when a user opens it."""
+    if event.get("tab", "home") != "home":
+        return
+    client.views_publish(user_id=event["user"], view=build_home(TASTES, TIMES_OF_DAY))

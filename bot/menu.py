@@ -1,0 +1,132 @@
+"""The menu: dishes and their features from a YAML or JSON file, validated at start-up."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.personalizer.base import Features, RankableAction
+
+DEFAULT_MENU_FILE = Path(__file__).with_name("menu.yaml")
+# The seed quickstart's context values, in its order (its prompts number them from 1).
+TASTES = ["salty", "sweet"]
+TIMES_OF_DAY = ["morning", "afternoon", "evening", "night"]
+MAX_ID_LENGTH = 256  # Personalizer's limit on action IDs
+MAX_DISHES = 50  # Personalizer's recommended maximum of actions per Rank
+DISH_FIELDS = {"id", "features", "excluded"}
+
+
+class MenuError(ValueError):
+    """The menu file is unreadable or invalid; the message names the file, the entry and the field."""
+
+
+@dataclass(frozen=True)
+class Dish:
+    """One dish: its id (also its label), its features, and whether the ranker may pick it."""
+
+    id: str
+    features: Features
+    excluded: bool = False
+
+
+@dataclass(frozen=True)
+class Menu:
+    """The dishes the ranker chooses from."""
+
+    dishes: tuple[Dish, ...]
+
+    def actions(self) -> list[RankableAction]:
+        """Every dish as a rankable action (excluded ones too: Rank reports them with probability 0)."""
+        return [RankableAction(id=d.id, features=d.features) for d in self.dishes]
+
+    def excluded(self) -> list[str]:
+        """Ids of dishes the menu file excludes."""
+        return [d.id for d in self.dishes if d.excluded]
+
+    def selectable(self, rejected: list[str] | tuple[str, ...] = ()) -> list[str]:
+        """Ids the ranker may still pick once `rejected` are left out."""
+        return [d.id for d in self.dishes if not d.excluded and d.id not in rejected]
+
+
+def load_menu(path: Path) -> Menu:
+    """Read and validate a menu file (.yaml, .yml or .json); MenuError says what is wrong and where."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MenuError(f"{path}: cannot read the menu file ({exc.strerror or exc})") from None
+    is_json = path.suffix.lower() == ".json"
+    try:
+        data = json.loads(text) if is_json else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise MenuError(f"{path}: not valid {'JSON' if is_json else 'YAML'}: {exc}") from None
+    return parse_menu(data, str(path))
+
+
+def parse_menu(data: Any, source: str) -> Menu:
+    """Validate already-parsed menu data; `source` names the file in errors."""
+    if not isinstance(data, dict) or not isinstance(data.get("dishes"), list):
+        raise MenuError(f"{source}: expected a top-level `dishes:` list")
+    entries = data["dishes"]
+    if not entries:
+        raise MenuError(f"{source}: `dishes` is empty")
+    if len(entries) > MAX_DISHES:
+        raise MenuError(f"{source}: {len(entries)} dishes; at most {MAX_DISHES} can be ranked together")
+    dishes: list[Dish] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(entries, start=1):
+        dish = _parse_dish(entry, f"{source}: dish #{index}")
+        if dish.id in seen:
+            raise MenuError(f"{source}: dish #{index} ({dish.id!r}), field 'id': duplicate id")
+        seen.add(dish.id)
+        dishes.append(dish)
+    if all(d.excluded for d in dishes):
+        raise MenuError(f"{source}: every dish is excluded; at least one must be rankable")
+    return Menu(tuple(dishes))
+
+
+def _parse_dish(entry: Any, where: str) -> Dish:
+    if not isinstance(entry, dict):
+        raise MenuError(f"{where}: expected a mapping with `id` and `features`")
+    dish_id = entry.get("id")
+    if not isinstance(dish_id, str) or not dish_id.strip():
+        raise MenuError(f"{where}, field 'id': must be a non-empty string")
+    where = f"{where} ({dish_id!r})"
+    if len(dish_id) > MAX_ID_LENGTH:
+        raise MenuError(f"{where}, field 'id': longer than {MAX_ID_LENGTH} characters")
+    unknown = sorted(set(entry) - DISH_FIELDS)
+    if unknown:
+        raise MenuError(f"{where}, field {unknown[0]!r}: unknown field (allowed: id, features, excluded)")
+    excluded = entry.get("excluded", False)
+    if not isinstance(excluded, bool):
+        raise MenuError(f"{where}, field 'excluded': must be true or false")
+    features = entry.get("features")
+    if not isinstance(features, list) or not features:
+        raise MenuError(f"{where}, field 'features': must be a non-empty list of objects")
+    for position, feature in enumerate(features):
+        if not isinstance(feature, dict) or not feature:
+            raise MenuError(f"{where}, field 'features[{position}]': must be a non-empty object")
+        _check_object(feature, f"features[{position}]", where)
+    return Dish(id=dish_id, features=features, excluded=excluded)
+
+
+def _check_object(obj: dict[Any, Any], path: str, where: str) -> None:
+    for name, value in obj.items():
+        field_path = f"{path}.{name}"
+        if not isinstance(name, str) or not name:
+            raise MenuError(f"{where}, field '{field_path}': feature names must be non-empty strings")
+        if isinstance(value, dict):
+            _check_object(value, field_path, where)
+        elif isinstance(value, list):
+            if not all(_is_number(v) for v in value):
+                raise MenuError(f"{where}, field '{field_path}': only arrays of numbers are allowed")
+        elif not (value is None or isinstance(value, str | bool) or _is_number(value)):
+            raise MenuError(f"{where}, field '{field_path}': must be a string, number, boolean or null")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

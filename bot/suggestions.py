@@ -1,0 +1,155 @@
+"""The suggestions the bot has shown, in the database, so a click works in any process and counts once."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
+
+metadata = MetaData()
+
+suggestions_table = Table(
+    "slack_suggestions",
+    metadata,
+    Column("event_id", String(64), primary_key=True),
+    Column("requester", String(64), nullable=False),
+    Column("channel", String(64)),
+    Column("dish", String(256), nullable=False),
+    Column("taste", String(32), nullable=False),
+    Column("time_of_day", String(32), nullable=False),
+    Column("ranking", Text, nullable=False),  # JSON [[dish, probability], ...] to redraw the message
+    Column("excluded", Text, nullable=False),  # JSON: what this rank excluded (menu + rejected)
+    Column("rejected", Text, nullable=False),  # JSON: dishes turned down earlier in this chain
+    Column("vote", Float),  # NULL until the requester votes; claimed atomically
+    Column("retried", Boolean, nullable=False, default=False),  # "Try another" used (claimed atomically)
+    Column("created_at", Float, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One ranked suggestion as shown to its requester."""
+
+    event_id: str
+    requester: str
+    dish: str
+    taste: str
+    time_of_day: str
+    ranking: list[tuple[str, float]]
+    excluded: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    channel: str | None = None
+    vote: float | None = None
+    retried: bool = False
+    created_at: float = 0.0
+
+
+class SuggestionStore:
+    """Queries on the suggestions table; claims are single UPDATEs so they hold across processes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create_schema(self) -> None:
+        """Create the table if it is missing."""
+        metadata.create_all(self.engine, checkfirst=True)
+
+    def add(self, suggestion: Suggestion) -> None:
+        """Record a suggestion just ranked."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(suggestions_table).values(
+                    event_id=suggestion.event_id,
+                    requester=suggestion.requester,
+                    channel=suggestion.channel,
+                    dish=suggestion.dish,
+                    taste=suggestion.taste,
+                    time_of_day=suggestion.time_of_day,
+                    ranking=json.dumps(suggestion.ranking),
+                    excluded=json.dumps(suggestion.excluded),
+                    rejected=json.dumps(suggestion.rejected),
+                    vote=suggestion.vote,
+                    retried=suggestion.retried,
+                    created_at=suggestion.created_at or time.time(),
+                )
+            )
+
+    def get(self, event_id: str) -> Suggestion | None:
+        """The suggestion with this event ID, or None."""
+        with self.engine.connect() as conn:
+            query = select(suggestions_table).where(suggestions_table.c.event_id == event_id)
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        return Suggestion(
+            event_id=row.event_id,
+            requester=row.requester,
+            channel=row.channel,
+            dish=row.dish,
+            taste=row.taste,
+            time_of_day=row.time_of_day,
+            ranking=[(str(d), float(p)) for d, p in json.loads(row.ranking)],
+            excluded=list(json.loads(row.excluded)),
+            rejected=list(json.loads(row.rejected)),
+            vote=row.vote,
+            retried=bool(row.retried),
+            created_at=row.created_at,
+        )
+
+    def claim_vote(self, event_id: str, requester: str, value: float) -> bool:
+        """Set the vote if the requester has not voted yet; True only for the one click that wins."""
+        table = suggestions_table
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(table)
+                .where(table.c.event_id == event_id, table.c.requester == requester, table.c.vote.is_(None))
+                .values(vote=value)
+            )
+        return result.rowcount == 1
+
+    def release_vote(self, event_id: str, value: float) -> None:
+        """Undo a claim whose reward could not be sent, so the requester can vote again."""
+        table = suggestions_table
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(table).where(table.c.event_id == event_id, table.c.vote == value).values(vote=None)
+            )
+
+    def claim_retry(self, event_id: str, requester: str) -> bool:
+        """Mark "Try another" used on a 👎'd suggestion; True only for the one click that wins."""
+        table = suggestions_table
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(table)
+                .where(
+                    table.c.event_id == event_id,
+                    table.c.requester == requester,
+                    table.c.vote <= 0,
+                    table.c.retried.is_(False),
+                )
+                .values(retried=True)
+            )
+        return result.rowcount == 1
+
+    def release_retry(self, event_id: str) -> None:
+        """Undo a retry claim whose rank failed."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(suggestions_table)
+                .where(suggestions_table.c.event_id == event_id)
+                .values(retried=False)
+            )
