@@ -39,7 +39,11 @@ class LoopSettings:
         check_range("defaultReward", self.default_reward, -1.0, 1.0, "-1..1")
         check_range("explorationPercentage", self.exploration_percentage, 0.0, 1.0, "0..1")
         check_range(
-            "modelExportFrequency", self.model_export_frequency, MIN_MODEL_UPDATE, MAX_MODEL_UPDATE, "PT1S..P1D"
+            "modelExportFrequency",
+            self.model_export_frequency,
+            MIN_MODEL_UPDATE,
+            MAX_MODEL_UPDATE,
+            "PT1S..P1D",
         )
         if self.reward_aggregation not in AGGREGATIONS:
             raise ValueError(f"rewardAggregation must be one of {', '.join(AGGREGATIONS)}")
@@ -79,7 +83,7 @@ def parse_duration(text: str) -> float:
         except (isodate.ISO8601Error, ValueError) as exc:
             raise ValueError(f"{text!r} is not a duration: use seconds (30) or ISO-8601 (PT30S)") from exc
         if not isinstance(parsed, timedelta):  # years or months: no fixed length
-            raise ValueError(f"{text!r}: use days, hours, minutes or seconds, not years or months")
+            raise ValueError(f"{text!r}: use days, hours, minutes or seconds, not years or months") from None
         seconds = parsed.total_seconds()
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{text!r} is not a non-negative duration")
@@ -95,7 +99,9 @@ def format_duration(seconds: float) -> str:
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     text = "P" + (f"{days}D" if days else "")
-    time_part = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
+    time_part = (
+        (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
+    )
     if time_part or not days:
         text += "T" + (time_part or "0S")
     return text

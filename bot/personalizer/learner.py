@@ -1,0 +1,115 @@
+"""The Vowpal Wabbit policy: predict a distribution over actions, learn one labelled event, save, load."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import tempfile
+import threading
+
+try:
+    from vowpalwabbit import Workspace
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("The local ranker needs Vowpal Wabbit: pip install vowpalwabbit") from exc
+
+# Policies that explore in their own way; every other policy is epsilon-greedy and takes its
+# epsilon from the service's explorationPercentage.
+_OWN_EXPLORATION = {
+    "--squarecb", "--regcb", "--regcbopt", "--cover", "--synthcover", "--softmax", "--first",
+    "--bag", "--rnd", "--large_action_space",
+}  # fmt: skip
+
+
+def effective_arguments(policy: str, exploration: float) -> str:
+    """The VW arguments to run: the policy, with --epsilon set from explorationPercentage where it applies."""
+    words = shlex.split(policy)
+    if _OWN_EXPLORATION.intersection(words):
+        return " ".join(words)
+    kept: list[str] = []
+    skip_next = False
+    for word in words:
+        if skip_next:
+            skip_next = False
+            continue
+        if word == "--epsilon":
+            skip_next = True
+            continue
+        if word.startswith("--epsilon="):
+            continue
+        kept.append(word)
+    return " ".join([*kept, "--epsilon", repr(float(exploration))])
+
+
+def check_policy(policy: str) -> None:
+    """Raise ValueError unless Vowpal Wabbit accepts these arguments for a contextual bandit policy."""
+    words = shlex.split(policy)
+    banned = {
+        "-i",
+        "--initial_regressor",
+        "-f",
+        "--final_regressor",
+        "-d",
+        "--data",
+        "--daemon",
+        "-p",
+        "--port",
+    }
+    if banned.intersection(word.split("=")[0] for word in words):
+        raise ValueError("policy arguments may not name files, data sources or daemons")
+    if "--cb_explore_adf" not in words:
+        raise ValueError("policy must contain --cb_explore_adf")
+    try:
+        Workspace(policy + " --quiet").finish()
+    except RuntimeError as exc:
+        raise ValueError(f"Vowpal Wabbit rejects the policy: {exc}") from None
+
+
+class Policy:
+    """One VW workspace. Thread-safe: every call holds the workspace's lock."""
+
+    def __init__(self, arguments: str, model: bytes | None = None) -> None:
+        self.arguments = arguments
+        self._lock = threading.Lock()
+        if model is None:
+            self._vw = Workspace(arguments + " --quiet")
+        else:
+            self._vw = _load(arguments, model)
+
+    def predict(self, lines: list[str]) -> list[float]:
+        """The policy's probability for each action line, in order."""
+        with self._lock:
+            return list(self._vw.predict(lines))
+
+    def learn(self, lines: list[str]) -> None:
+        """Learn one ADF example whose chosen action line carries `0:cost:probability`."""
+        with self._lock:
+            self._vw.learn(lines)
+
+    def to_bytes(self) -> bytes:
+        """The model, as VW saves it (with its arguments and training state)."""
+        with self._lock, tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model")
+            self._vw.save(path)
+            with open(path, "rb") as handle:
+                return handle.read()
+
+    def close(self) -> None:
+        """Release VW's memory."""
+        with self._lock:
+            self._vw.finish()
+
+
+def _load(arguments: str, model: bytes) -> Workspace:
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model")
+        with open(path, "wb") as handle:
+            handle.write(model)
+        try:
+            return Workspace(f"{arguments} -i {shlex.quote(path)} --quiet")
+        except RuntimeError as exc:
+            raise ValueError(f"not a Vowpal Wabbit model for this policy: {exc}") from None
+
+
+def check_model(model: bytes) -> None:
+    """Raise ValueError unless the bytes load as a VW model."""
+    Policy("", model).close()

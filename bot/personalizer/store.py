@@ -1,0 +1,289 @@
+"""The learning loop's tables and queries (SQLAlchemy Core; SQLite or PostgreSQL). Knows nothing of Slack."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+
+PENDING, LEARNED, NEVER_LEARNED = 0, 1, 2
+MODELS_KEPT = 3
+
+metadata = MetaData()
+
+
+events = Table(
+    "pz_events",
+    metadata,
+    Column("event_id", String(256), primary_key=True),
+    Column("ranked_at", Float, nullable=False),
+    Column("deadline", Float, nullable=False),
+    Column("context", Text, nullable=False),
+    Column("actions", Text, nullable=False),
+    Column("excluded", Text, nullable=False),
+    Column("chosen_id", String(256), nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("baseline_id", String(256), nullable=False),
+    Column("model_choice_id", String(256)),
+    Column("model_probability", Float),
+    Column("deferred", Boolean, nullable=False, default=False),
+    Column("activated_at", Float),
+    Column("first_reward", Float),
+    Column("reward_sum", Float, nullable=False, default=0.0),
+    Column("reward_count", Integer, nullable=False, default=0),
+    Column("state", SmallInteger, nullable=False, default=PENDING),
+    Column("learned_value", Float),
+    Column("learned_at", Float),
+    Index("ix_pz_events_state_deadline", "state", "deadline"),
+    Index("ix_pz_events_ranked_at", "ranked_at"),
+)
+
+rewards = Table(
+    "pz_rewards",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(256), nullable=False, index=True),
+    Column("value", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+)
+
+models = Table(
+    "pz_models",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", Float, nullable=False),
+    Column("lineage_created_at", Float, nullable=False),
+    Column("policy", Text, nullable=False),
+    Column("data", LargeBinary),
+    Column("learned_events", Integer, nullable=False, default=0),
+)
+
+settings_table = Table(
+    "pz_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """A published model: version 0 means none was ever published."""
+
+    version: int
+    created_at: float
+    lineage_created_at: float
+    policy: str
+    data: bytes | None
+    learned_events: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the trainer decided for one event."""
+
+    event_id: str
+    state: int
+    value: float | None
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the loop's tables if they are missing."""
+    metadata.create_all(engine)
+
+
+def insert_event_statement() -> Any:
+    """INSERT for one logged rank (used by the group-commit writer)."""
+    return insert(events)
+
+
+def reward_statement() -> Any:
+    """UPDATE that folds one reward into its event; rewards after the deadline change nothing."""
+    at, value = bindparam("at"), bindparam("value")
+    in_window = events.c.deadline >= at
+    return (
+        update(events)
+        .where(events.c.event_id == bindparam("id"))
+        .values(
+            first_reward=func.coalesce(events.c.first_reward, _case(in_window, value, None)),
+            reward_sum=events.c.reward_sum + _case(in_window, value, 0.0),
+            reward_count=events.c.reward_count + _case(in_window, 1, 0),
+        )
+    )
+
+
+def insert_reward_statement() -> Any:
+    """INSERT that keeps every reward, late ones included."""
+    return insert(rewards)
+
+
+def activate_statement() -> Any:
+    """UPDATE that records the first activation of an event."""
+    return (
+        update(events)
+        .where(events.c.event_id == bindparam("id"))
+        .values(activated_at=func.coalesce(events.c.activated_at, bindparam("at")))
+    )
+
+
+def _case(condition: Any, yes: Any, no: Any) -> Any:
+    return case((condition, yes), else_=literal(no) if no is not None else None)
+
+
+def ready_events(engine: Engine, now: float, aggregation: str, limit: int) -> list[dict[str, Any]]:
+    """Pending events whose outcome is known: the window closed, or (earliest) a reward already decided it."""
+    closed = events.c.deadline < now
+    if aggregation == "earliest":
+        decided = and_(
+            events.c.first_reward.is_not(None),
+            or_(events.c.deferred.is_(False), events.c.activated_at.is_not(None)),
+        )
+        condition = or_(closed, decided)
+    else:
+        condition = closed
+    query = (
+        select(events)
+        .where(events.c.state == PENDING, condition)
+        .order_by(events.c.ranked_at, events.c.event_id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def latest_model(engine: Engine) -> ModelRow | None:
+    """The newest published model, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(select(models).order_by(models.c.version.desc()).limit(1)).first()
+    return None if row is None else ModelRow(**row._mapping)
+
+
+def latest_model_version(engine: Engine) -> int:
+    """The newest model version (0 when none); cheap enough to poll."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.coalesce(func.max(models.c.version), 0))).scalar_one())
+
+
+def commit_training(engine: Engine, outcomes: list[Outcome], model: ModelRow, now: float) -> None:
+    """Mark events learned and publish `model` in one transaction.
+
+    Raises IntegrityError when another writer already published `model.version`: then nothing is marked.
+    """
+    with engine.begin() as conn:
+        if outcomes:
+            conn.execute(
+                update(events)
+                .where(events.c.event_id == bindparam("eid"), events.c.state == PENDING)
+                .values(state=bindparam("new_state"), learned_value=bindparam("value"), learned_at=now),
+                [{"eid": o.event_id, "new_state": o.state, "value": o.value} for o in outcomes],
+            )
+        conn.execute(insert(models).values(**model.__dict__))
+        conn.execute(delete(models).where(models.c.version <= model.version - MODELS_KEPT))
+
+
+def publish_model(
+    engine: Engine, policy: str, data: bytes | None, now: float, lineage_created_at: float
+) -> int:
+    """Publish a model outside training (import, reset, policy change); returns its version."""
+    with engine.begin() as conn:
+        version = int(conn.execute(select(func.coalesce(func.max(models.c.version), 0))).scalar_one()) + 1
+        conn.execute(
+            insert(models).values(
+                version=version,
+                created_at=now,
+                lineage_created_at=lineage_created_at,
+                policy=policy,
+                data=data,
+                learned_events=0,
+            )
+        )
+    return version
+
+
+def load_settings(engine: Engine) -> dict[str, Any] | None:
+    """The stored service configuration, or None before the first start."""
+    with engine.connect() as conn:
+        data = conn.execute(select(settings_table.c.data).where(settings_table.c.name == "service")).scalar()
+    return None if data is None else json.loads(data)
+
+
+def save_settings(engine: Engine, data: dict[str, Any], now: float) -> None:
+    """Store the service configuration (insert or replace)."""
+    with engine.begin() as conn:
+        changed = conn.execute(
+            update(settings_table)
+            .where(settings_table.c.name == "service")
+            .values(data=json.dumps(data), updated_at=now)
+        ).rowcount
+        if not changed:
+            conn.execute(insert(settings_table).values(name="service", data=json.dumps(data), updated_at=now))
+
+
+def get_event(engine: Engine, event_id: str) -> dict[str, Any] | None:
+    """One logged event, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(select(events).where(events.c.event_id == event_id)).first()
+    return None if row is None else dict(row._mapping)
+
+
+def event_rewards(engine: Engine, event_id: str) -> list[tuple[float, float]]:
+    """Every reward received for an event, late ones included: (value, received_at)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(rewards.c.value, rewards.c.received_at)
+            .where(rewards.c.event_id == event_id)
+            .order_by(rewards.c.id)
+        )
+        return [(float(v), float(t)) for v, t in rows]
+
+
+def count_events(engine: Engine, state: int | None = None) -> int:
+    """How many events are logged (in one state, if given)."""
+    query = select(func.count()).select_from(events)
+    if state is not None:
+        query = query.where(events.c.state == state)
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def oldest_event_time(engine: Engine) -> float | None:
+    """When the oldest logged event was ranked, or None."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.min(events.c.ranked_at))).scalar()
+
+
+def delete_events(engine: Engine, before: float | None = None) -> int:
+    """Delete logged events (all, or settled ones ranked before `before`) and their rewards."""
+    with engine.begin() as conn:
+        doomed = select(events.c.event_id)
+        if before is not None:
+            doomed = doomed.where(events.c.ranked_at < before, events.c.state != PENDING)
+        conn.execute(delete(rewards).where(rewards.c.event_id.in_(doomed.scalar_subquery())))
+        return conn.execute(delete(events).where(events.c.event_id.in_(doomed.scalar_subquery()))).rowcount

@@ -1,0 +1,222 @@
+"""The trainer: joins events with their rewards, learns each exactly once, and publishes models.
+
+Exactly once, also across crashes and several processes: the events a model learned are marked in the
+same transaction that publishes it, and a model's version is a primary key, so two trainers that start
+from the same model cannot both publish. A trainer whose publication fails drops its in-memory model and
+reloads the published one; the events it had learned are still pending, and are learned again from there.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+from collections.abc import Callable
+from typing import IO, Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from bot.personalizer import store
+from bot.personalizer.features import action_line, context_line
+from bot.personalizer.learner import Policy, effective_arguments
+from bot.personalizer.settings import LoopSettings
+
+logger = logging.getLogger(__name__)
+BATCH = 5000
+ADVISORY_LOCK_KEY = 0x5A_F0_0D  # one trainer per PostgreSQL database
+
+
+def outcome_for(row: dict[str, Any], settings: LoopSettings, now: float) -> store.Outcome:
+    """Decide what an event teaches: its reward (earliest or sum), the default reward, or nothing."""
+    closed = row["deadline"] < now
+    if row["deferred"] and (row["activated_at"] is None or row["activated_at"] > row["deadline"]):
+        # Deferred and never activated in time: never learned (only reached once the window closed).
+        return store.Outcome(row["event_id"], store.NEVER_LEARNED, None)
+    if settings.reward_aggregation == "earliest" and row["first_reward"] is not None:
+        value = float(row["first_reward"])
+    elif settings.reward_aggregation == "sum" and row["reward_count"] > 0 and closed:
+        value = float(row["reward_sum"])
+    else:
+        value = settings.default_reward
+    return store.Outcome(row["event_id"], store.LEARNED, value)
+
+
+def training_lines(row: dict[str, Any], value: float) -> list[str] | None:
+    """The labelled ADF example for one event, or None when its mode learns nothing (LoggingOnly)."""
+    if row["mode"] == "Online":
+        target, cost, probability = row["chosen_id"], -value, row["probability"]
+    elif row["mode"] == "Apprentice" and row["model_choice_id"] is not None:
+        # Learn to imitate the baseline: reward 1 when the model's own choice was the baseline.
+        matched = row["model_choice_id"] == row["baseline_id"]
+        target, cost, probability = row["model_choice_id"], -1.0 if matched else 0.0, row["model_probability"]
+    else:
+        return None
+    actions = json.loads(row["actions"])
+    lines = [context_line(json.loads(row["context"]))]
+    for action in actions:
+        line = action_line(action["id"], action["features"])
+        lines.append(f"0:{cost!r}:{probability!r} {line}" if action["id"] == target else line)
+    return lines
+
+
+class Leadership:
+    """At most one training process per database: a PostgreSQL advisory lock, or a file lock beside SQLite."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+        self._file: IO[str] | None = None
+        self.held = False
+
+    def try_acquire(self) -> bool:
+        """Take the lead if nobody holds it; True while this process holds it."""
+        if self.held:
+            return self._still_held()
+        dialect = self._engine.dialect.name
+        if dialect == "postgresql":
+            try:
+                self._connection = self._engine.connect()
+                got = self._connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                ).scalar()
+                self._connection.commit()
+            except SQLAlchemyError:
+                logger.warning("could not ask PostgreSQL for the trainer lock")
+                self._drop_connection()
+                return False
+            if not got:
+                self._drop_connection()
+            self.held = bool(got)
+        elif dialect == "sqlite" and self._engine.url.database not in (None, "", ":memory:"):
+            handle = open(f"{self._engine.url.database}.trainer-lock", "a")  # noqa: SIM115 - held for life
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                return False
+            self._file, self.held = handle, True
+        else:
+            self.held = True
+        return self.held
+
+    def release(self) -> None:
+        """Give the lead up (also happens when the process dies)."""
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+        self._drop_connection()
+        self.held = False
+
+    def _still_held(self) -> bool:
+        if self._connection is None:
+            return True
+        try:
+            self._connection.execute(text("SELECT 1"))
+            self._connection.commit()
+            return True
+        except SQLAlchemyError:
+            logger.warning("lost the connection that held the trainer lock")
+            self._drop_connection()
+            self.held = False
+            return False
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except SQLAlchemyError:
+                pass
+            self._connection = None
+
+
+class Trainer:
+    """Learns ready events into a working model and publishes it; holds no state the database lacks."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Callable[[], LoopSettings],
+        clock: Callable[[], float],
+        on_publish: Callable[[store.ModelRow], None],
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._clock = clock
+        self._on_publish = on_publish
+        self._base: store.ModelRow | None = None
+        self._policy: Policy | None = None
+
+    def train_once(self) -> int:
+        """Learn every ready event and publish the model; the number of events settled."""
+        settings = self._settings()
+        now = self._clock()
+        settled = 0
+        while True:
+            latest = store.latest_model(self._engine)
+            if latest is None:
+                return settled
+            if self._base is None or self._base.version != latest.version or self._policy is None:
+                self._load(latest, settings)
+            rows = store.ready_events(self._engine, now, settings.reward_aggregation, BATCH)
+            if not rows:
+                break
+            outcomes = [outcome_for(row, settings, now) for row in rows]
+            learned = self._learn(rows, outcomes)
+            assert self._policy is not None and self._base is not None
+            model = store.ModelRow(
+                version=latest.version + 1,
+                created_at=now,
+                lineage_created_at=latest.lineage_created_at,
+                policy=latest.policy,
+                data=self._policy.to_bytes(),
+                learned_events=latest.learned_events + learned,
+            )
+            try:
+                store.commit_training(self._engine, outcomes, model, now)
+            except IntegrityError:
+                logger.warning("another trainer published first; reloading its model")
+                self._drop()
+                return settled
+            self._base = model
+            self._on_publish(model)
+            settled += len(rows)
+            if len(rows) < BATCH:
+                break
+        self._purge(settings, now)
+        return settled
+
+    def close(self) -> None:
+        """Release the working model."""
+        self._drop()
+
+    def _learn(self, rows: list[dict[str, Any]], outcomes: list[store.Outcome]) -> int:
+        assert self._policy is not None
+        learned = 0
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if outcome.state != store.LEARNED or outcome.value is None:
+                continue
+            lines = training_lines(row, outcome.value)
+            if lines is not None:
+                self._policy.learn(lines)
+                learned += 1
+        return learned
+
+    def _load(self, latest: store.ModelRow, settings: LoopSettings) -> None:
+        self._drop()
+        self._policy = Policy(
+            effective_arguments(latest.policy, settings.exploration_percentage), latest.data
+        )
+        self._base = latest
+
+    def _drop(self) -> None:
+        if self._policy is not None:
+            self._policy.close()
+        self._policy, self._base = None, None
+
+    def _purge(self, settings: LoopSettings, now: float) -> None:
+        if settings.log_retention_days >= 0:
+            removed = store.delete_events(self._engine, before=now - settings.log_retention_days * 86400.0)
+            if removed:
+                logger.info("log retention removed %d events", removed)
