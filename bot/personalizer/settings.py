@@ -75,6 +75,8 @@ def check_range(name: str, value: float, low: float, high: float, shown: str) ->
 def parse_duration(text: str) -> float:
     """Seconds from `30`, `2.5` or ISO-8601 (`PT30S`, `PT10M`, `P1D`); ValueError otherwise."""
     text = text.strip()
+    if not any(char.isdigit() for char in text):
+        raise ValueError(f"{text!r} is not a duration: use seconds (30) or ISO-8601 (PT30S)")
     try:
         seconds = float(text)
     except ValueError:

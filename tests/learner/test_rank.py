@@ -1,0 +1,101 @@
+"""Rank: the ranking, the seeded draw, durable logging, and every validation error (nothing logged)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.personalizer import store
+from bot.personalizer.base import InvalidRequest, RankableAction, RankRequest
+from bot.personalizer.loop import open_learning_loop
+from bot.personalizer.settings import LoopSettings
+from tests.learner.conftest import SEED_ACTIONS, SEED_CONTEXT
+
+
+@pytest.fixture
+def loop(database_url, clock):
+    loop = open_learning_loop(database_url, LoopSettings(), clock=clock, run_trainer=False)
+    yield loop
+    loop.close()
+
+
+def test_seed_request_ranks_every_action_with_excluded_last_at_zero(loop):
+    result = loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["juice"], event_id="seed-event"))
+    assert result.event_id == "seed-event"
+    assert [r.id for r in result.ranking][0] == result.reward_action_id
+    assert {r.id for r in result.ranking} == {"pasta", "ice cream", "juice", "salad"}
+    assert result.ranking[-1].id == "juice" and result.ranking[-1].probability == 0
+    allowed = [r.probability for r in result.ranking if r.id != "juice"]
+    assert allowed == pytest.approx([1 / 3] * 3)  # before any model: uniform over the allowed actions
+
+
+def test_event_is_logged_before_rank_returns(loop):
+    result = loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["juice"]))
+    row = store.get_event(loop._engine, result.event_id)
+    assert row is not None and row["chosen_id"] == result.reward_action_id
+    assert row["probability"] == pytest.approx(1 / 3)
+    assert '"juice"' in row["excluded"] and "juice" not in row["actions"]
+
+
+def test_generated_event_ids_are_unique(loop):
+    ids = {loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS)).event_id for _ in range(20)}
+    assert len(ids) == 20
+
+
+def test_same_event_id_draws_the_same_action(database_url, clock, tmp_path):
+    other = open_learning_loop(
+        f"sqlite:///{tmp_path}/other.db", LoopSettings(), clock=clock, run_trainer=False
+    )
+    first = open_learning_loop(database_url, LoopSettings(), clock=clock, run_trainer=False)
+    try:
+        for n in range(15):
+            request = RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id=f"event-{n}")
+            assert first.rank(request).reward_action_id == other.rank(request).reward_action_id
+        picks = {first.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS)).reward_action_id for _ in range(40)}
+        assert len(picks) > 1  # different IDs explore different actions
+    finally:
+        first.close()
+        other.close()
+
+
+def test_a_used_event_id_is_refused(loop):
+    loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id="once"))
+    with pytest.raises(InvalidRequest, match="already ranked"):
+        loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id="once"))
+
+
+def many(n):
+    return [RankableAction(f"a{i}", [{"n": i}]) for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    "request_, target",
+    [
+        (RankRequest(SEED_CONTEXT, []), "actions"),
+        (RankRequest(SEED_CONTEXT, [RankableAction("x"), RankableAction("x")]), "actions[1].id"),
+        (RankRequest(SEED_CONTEXT, SEED_ACTIONS, [a.id for a in SEED_ACTIONS]), "excludedActions"),
+        (RankRequest(SEED_CONTEXT, [RankableAction("x" * 257)]), "actions[0].id"),
+        (RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id="e" * 257), "eventId"),
+        (RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id=""), "eventId"),
+        (RankRequest(SEED_CONTEXT, many(51)), "actions"),
+        (RankRequest([], SEED_ACTIONS), "contextFeatures"),
+        (RankRequest([{"_only_ignored": 1}], SEED_ACTIONS), "contextFeatures"),
+        (RankRequest("sweet", SEED_ACTIONS), "contextFeatures"),  # type: ignore[arg-type]
+        (RankRequest(SEED_CONTEXT, [RankableAction(5, [])]), "actions[0].id"),  # type: ignore[arg-type]
+        (RankRequest(SEED_CONTEXT, [RankableAction("x", [{"tags": ["a"]}])]), "actions[0].features"),
+        (RankRequest(SEED_CONTEXT, SEED_ACTIONS, excluded_actions="juice"), "excludedActions"),  # type: ignore[arg-type]
+        (RankRequest(SEED_CONTEXT, SEED_ACTIONS, defer_activation="yes"), "deferActivation"),  # type: ignore[arg-type]
+    ],
+)
+def test_bad_requests_get_a_specific_error_and_log_nothing(loop, request_, target):
+    with pytest.raises(InvalidRequest) as error:
+        loop.rank(request_)
+    assert error.value.target == target
+    assert store.count_events(loop._engine) == 0
+
+
+def test_the_action_limit_is_configurable(database_url, clock):
+    loop = open_learning_loop(database_url, LoopSettings(max_actions=60), clock=clock, run_trainer=False)
+    try:
+        assert len(loop.rank(RankRequest(SEED_CONTEXT, many(60))).ranking) == 60
+    finally:
+        loop.close()
