@@ -25,8 +25,12 @@ def build_suggestion(
     time_of_day: str,
     vote: float | None = None,
     can_try_another: bool = False,
+    note: str | None = None,
 ) -> list[Block]:
-    """The suggestion; with 👍/👎 before a vote, the vote (and Try another after 👎) once voted."""
+    """The suggestion; with 👍/👎 before a vote, the vote (and Try another after 👎) once voted.
+
+    `note` adds a last line, e.g. why a vote has to be clicked again.
+    """
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"How about {dish}?"[:150]}},
         {
@@ -48,7 +52,7 @@ def build_suggestion(
                 ],
             }
         )
-        return blocks
+        return _with_note(blocks, note)
     verdict = "👍 You liked this. Noted!" if vote > 0 else "👎 Not this one. Noted!"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": verdict}]})
     if vote <= 0 and can_try_another:
@@ -59,12 +63,18 @@ def build_suggestion(
                 "elements": [_button(ids.TRY_ANOTHER, "Try another", event_id, style="primary")],
             }
         )
-    return blocks
+    return _with_note(blocks, note)
 
 
 def suggestion_text(dish: str) -> str:
     """Notification fallback text for a suggestion."""
     return f"How about {dish}?"
+
+
+def _with_note(blocks: list[Block], note: str | None) -> list[Block]:
+    if note:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note[:MAX_CONTEXT_TEXT]}]})
+    return blocks
 
 
 def _button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:

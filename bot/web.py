@@ -27,9 +27,10 @@ def build_web_app(bolt_app: App) -> Starlette:
         if len(body) > MAX_BODY_BYTES:
             return PlainTextResponse("Payload too large", status_code=413)
         try:
-            bolt_request = to_bolt_request(request, body)
-        except UnicodeDecodeError:
-            return PlainTextResponse("Body is not UTF-8", status_code=400)
+            bolt_request = to_bolt_request(request, body)  # parses the body: payload=<json>, JSON or form
+        except (UnicodeDecodeError, ValueError, TypeError, AttributeError):
+            logger.warning("refused a malformed request to /slack/events")
+            return PlainTextResponse("Malformed request", status_code=400)
         bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 

@@ -65,23 +65,19 @@ def handle_vote(services: Services, ack: Any, body: dict[str, Any], respond: Any
     if user_id != suggestion.requester:
         _tell(respond, build_only_requester(suggestion.requester))
         return
-    if suggestion.vote is not None:  # already counted: just redraw, in case the earlier redraw was lost
-        respond(replace_original=True, **suggestion_message(suggestion, services.menu))
-        return
-    if not services.suggestions.claim_vote(event_id, user_id, value):
-        logger.info("vote on %s already claimed by a concurrent click", event_id)
-        return
-    try:
-        services.ranker.reward(event_id, value)
-    except EventNotFound:
-        logger.warning("the ranker no longer knows event %s; the vote is kept but not learned", event_id)
-        _tell(respond, SUGGESTION_GONE)
-        return
-    except Exception:
-        logger.exception("reward failed for event %s", event_id)
-        services.suggestions.release_vote(event_id, value)
-        _tell(respond, VOTE_FAILED)
-        return
+    if suggestion.vote is None and services.suggestions.claim_vote(event_id, user_id, value):
+        try:
+            services.ranker.reward(event_id, value)
+        except EventNotFound:
+            logger.warning("the ranker no longer knows event %s; the vote is kept, not learned", event_id)
+        except Exception:
+            logger.exception("reward failed for event %s", event_id)
+            services.suggestions.release_vote(event_id, value)
+            respond(replace_original=True, **suggestion_message(suggestion, services.menu, note=VOTE_FAILED))
+            return
+    else:
+        # Already counted (a double click, or a click after a lost redraw): only redraw what was recorded.
+        logger.info("vote on %s was already recorded; redrawing", event_id)
     voted = services.suggestions.get(event_id) or suggestion
     respond(replace_original=True, **suggestion_message(voted, services.menu))
 

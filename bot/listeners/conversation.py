@@ -116,8 +116,8 @@ def rank_suggestion(
     return suggestion
 
 
-def suggestion_message(suggestion: Suggestion, menu: Menu) -> dict[str, Any]:
-    """respond() arguments that draw a suggestion in its current state."""
+def suggestion_message(suggestion: Suggestion, menu: Menu, note: str | None = None) -> dict[str, Any]:
+    """respond() arguments that draw a suggestion in its current state (plus an optional note)."""
     left = menu.selectable(suggestion.rejected + [suggestion.dish])
     can_try_another = not suggestion.retried and bool(left)
     blocks = build_suggestion(
@@ -128,5 +128,6 @@ def suggestion_message(suggestion: Suggestion, menu: Menu) -> dict[str, Any]:
         time_of_day=suggestion.time_of_day,
         vote=suggestion.vote,
         can_try_another=can_try_another,
+        note=note,
     )
     return {"text": suggestion_text(suggestion.dish), "blocks": blocks}
