@@ -61,7 +61,10 @@ def build_menus(
                     "action_id": ids.SUGGEST,
                     "style": "primary",
                     "text": {"type": "plain_text", "text": "Suggest"},
-                    "value": encode_defaults(selected_taste, selected_time),
+                    "value": encode_defaults(
+                        selected_taste if selected_taste in tastes else None,
+                        selected_time if selected_time in times_of_day else None,
+                    ),
                 },
             ],
         },
