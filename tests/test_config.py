@@ -126,3 +126,38 @@ def test_repr_never_shows_secrets() -> None:
 def test_slack_configured() -> None:
     assert slack_configured(SLACK)
     assert not slack_configured({"SLACK_BOT_TOKEN": "xoxb-1"})
+
+
+def test_env_example_documents_every_variable_with_a_comment() -> None:
+    from bot.personalizer.settings import ENV_VARIABLES
+
+    lines = (Path(__file__).parents[1] / ".env.example").read_text().splitlines()
+    documented = {}
+    for previous, line in zip(["", *lines], lines, strict=False):
+        if line and not line.startswith("#"):
+            documented[line.split("=", 1)[0]] = previous
+    expected = {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_API_URL",
+        "HOST",
+        "PORT",
+        "DATABASE_URL",
+        "PERSONALIZER_BACKEND",
+        "PERSONALIZER_ENDPOINT",
+        "PERSONALIZER_KEY",
+        "MENU_FILE",
+        "LOG_LEVEL",
+        *ENV_VARIABLES,
+    }
+    assert set(documented) == expected
+    assert all(comment.startswith("# ") for comment in documented.values())
+
+
+def test_env_example_loads_as_a_valid_console_config() -> None:
+    from dotenv import dotenv_values
+
+    values = dotenv_values(Path(__file__).parents[1] / ".env.example")
+    config = load_config({k: v or "" for k, v in values.items()}, "console")
+    assert config.personalizer_backend == "local" and config.port == 3000
