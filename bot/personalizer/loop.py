@@ -222,16 +222,19 @@ class LearningLoop:
 
     def _prepare(self, request: RankRequest) -> _Prepared:
         settings = self._settings
-        shared, allowed, lines = featurize_request(request, settings.max_actions)
+        featurized = featurize_request(request, settings.max_actions)
+        lines = featurized.lines
         event_id = request.event_id or uuid.uuid4().hex
         served = self._served
-        pmf = _normalised(served.policy.predict([shared, *lines]) if served.policy else [], len(lines))
+        pmf = _normalised(
+            served.policy.predict([featurized.shared, *lines]) if served.policy else [], len(lines)
+        )
         model_pick = _draw(pmf, event_id)
         if settings.learning_mode == "Online":
             chosen, probabilities = model_pick, pmf
         else:  # Apprentice and LoggingOnly return the baseline: the first action not excluded.
             chosen, probabilities = 0, [1.0 if i == 0 else 0.0 for i in range(len(lines))]
-        actions = [request.actions[i] for i in allowed]
+        actions = [request.actions[i] for i in featurized.allowed]
         now = self._clock()
         row = {
             "event_id": event_id,

@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from typing import Any
+
 from bot.personalizer.base import InvalidRequest, RankRequest
 from bot.personalizer.features import FeatureError, action_line, context_line, count_features
 
 MAX_ID_LENGTH = 256
+CACHED_ACTIONS = 20_000
+_COMPACT = (",", ":")
+# An action's VW line depends only on its id and features, and the same menu is ranked again and
+# again: remember lines by the action's JSON, which the event log needs anyway.
+_action_lines: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Featurized:
+    """A valid rank request in VW's terms, and the allowed actions' JSON for the event log."""
+
+    shared: str
+    allowed: list[int]
+    lines: list[str]
+    actions_json: str
 
 
 def check_id(value: object, target: str) -> str:
@@ -19,8 +38,8 @@ def check_id(value: object, target: str) -> str:
     return value
 
 
-def featurize_request(request: RankRequest, max_actions: int) -> tuple[str, list[int], list[str]]:
-    """Validate the request; return the shared line, the indexes of allowed actions and their lines."""
+def featurize_request(request: RankRequest, max_actions: int) -> Featurized:
+    """Validate the request and turn it into VW lines; InvalidRequest says what is wrong."""
     if not isinstance(request.actions, list) or not request.actions:
         raise InvalidRequest("actions must be a non-empty list.", target="actions")
     if len(request.actions) > max_actions:
@@ -45,20 +64,36 @@ def featurize_request(request: RankRequest, max_actions: int) -> tuple[str, list
     seen: set[str] = set()
     allowed: list[int] = []
     lines: list[str] = []
+    logged: list[str] = []
     for position, action in enumerate(request.actions):
         action_id = check_id(getattr(action, "id", None), f"actions[{position}].id")
         if action_id in seen:
             raise InvalidRequest(f"Duplicate action ID {action_id!r}.", target=f"actions[{position}].id")
         seen.add(action_id)
-        try:
-            line = action_line(action_id, action.features)
-        except FeatureError as exc:
-            raise InvalidRequest(
-                f"Invalid features of action {action_id!r}: {exc}", target=f"actions[{position}].features"
-            ) from None
+        as_json, line = _action(action_id, action.features, f"actions[{position}].features")
         if action_id not in excluded:
             allowed.append(position)
             lines.append(line)
+            logged.append(as_json)
     if not allowed:
         raise InvalidRequest("Every action is excluded: nothing is left to rank.", target="excludedActions")
-    return shared, allowed, lines
+    return Featurized(shared, allowed, lines, "[" + ",".join(logged) + "]")
+
+
+def _action(action_id: str, features: Any, target: str) -> tuple[str, str]:
+    try:
+        as_json = json.dumps({"id": action_id, "features": features}, separators=_COMPACT, allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidRequest(
+            f"Invalid features of action {action_id!r}: not JSON values", target=target
+        ) from None
+    line = _action_lines.get(as_json)
+    if line is None:
+        try:
+            line = action_line(action_id, features)
+        except FeatureError as exc:
+            raise InvalidRequest(f"Invalid features of action {action_id!r}: {exc}", target=target) from None
+        if len(_action_lines) >= CACHED_ACTIONS:
+            _action_lines.clear()
+        _action_lines[as_json] = line
+    return as_json, line
