@@ -35,7 +35,9 @@ class TooLarge(Exception):
     """The body is over the limit for its route."""
 
 
-def build_app(loop: Any, key: str, *, max_json_bytes: int = MAX_JSON_BYTES) -> Starlette:
+def build_app(
+    loop: Any, key: str, *, max_json_bytes: int = MAX_JSON_BYTES, lifespan: Any = None
+) -> Starlette:
     """The ASGI app: Personalizer's routes under /personalizer/v1.0 over `loop`, guarded by `key`."""
     if not key:
         raise ValueError("PERSONALIZER_KEY is required: the service never runs without a key")
@@ -64,6 +66,7 @@ def build_app(loop: Any, key: str, *, max_json_bytes: int = MAX_JSON_BYTES) -> S
             Route(f"{PREFIX}/logs", r.delete_logs, methods=["DELETE"]),
         ],
         exception_handlers={HTTPException: _http_exception, Exception: _unexpected},
+        lifespan=lifespan,
     )
     app.add_middleware(KeyMiddleware, key=key)
     return app

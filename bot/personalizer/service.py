@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import uvicorn
 
 from bot.personalizer.api import build_app
+from bot.personalizer.settings import LoopSettings
 
 logger = logging.getLogger(__name__)
 
@@ -23,13 +25,27 @@ def run_personalizer(config: Any) -> None:
         raise SystemExit("PERSONALIZER_KEY is not set: the Personalizer service never runs without a key")
     from bot.personalizer.loop import open_learning_loop  # VW and the store load only in this mode
 
-    loop = open_learning_loop(config.database_url, config.loop_settings)
+    loop = open_learning_loop(config.database_url, config.loop_settings, explicit=explicit_settings(config))
+
+    closed = threading.Event()
+
+    def close_loop() -> None:
+        if not closed.is_set():
+            closed.set()
+            loop.close()
+            logger.info("learning loop closed")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        # Runs on SIGTERM/SIGINT before uvicorn re-raises the signal: queued writes finish, the lead is freed.
+        close_loop()
+
+    host = getattr(config, "host", "0.0.0.0")
+    logger.info("Personalizer service on http://%s:%s/personalizer/v1.0", host, config.port)
     try:
-        app = build_app(loop, config.personalizer_key)
-        host = getattr(config, "host", "0.0.0.0")
-        logger.info("Personalizer service on http://%s:%s/personalizer/v1.0", host, config.port)
         uvicorn.run(
-            app,
+            build_app(loop, config.personalizer_key, lifespan=lifespan),
             host=host,
             port=config.port,
             loop="uvloop",
@@ -40,7 +56,21 @@ def run_personalizer(config: Any) -> None:
             timeout_graceful_shutdown=5,
         )
     finally:
-        loop.close()
+        close_loop()  # also when uvicorn could not bind
+
+
+def explicit_settings(config: Any) -> set[str]:
+    """The loop settings the environment chose; the others keep what PUT /configurations/service stored."""
+    named = getattr(config, "loop_settings_explicit", None)
+    if named is not None:
+        return set(named)
+    # Without the list from the config layer: whatever differs from the defaults was set on purpose.
+    baseline = LoopSettings(model_export_frequency=30.0)
+    return {
+        f.name
+        for f in dataclasses.fields(LoopSettings)
+        if getattr(config.loop_settings, f.name) != getattr(baseline, f.name)
+    }
 
 
 @contextlib.contextmanager

@@ -1,0 +1,105 @@
+"""`python app.py personalizer` as a process: start-up refusal, clean stop, configuration across restarts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import requests
+
+from bot.personalizer.service import run_personalizer
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "e2e-service-key"
+HEADERS = {"Ocp-Apim-Subscription-Key": KEY}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def launch(database_url: str, port: int, **extra: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONALIZER_")}
+    env.update(
+        {"PERSONALIZER_KEY": KEY, "PORT": str(port), "HOST": "127.0.0.1", "DATABASE_URL": database_url}
+    )
+    env.update(extra)
+    env = {k: v for k, v in env.items() if v != ""}
+    return subprocess.Popen(
+        [sys.executable, "app.py", "personalizer"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_healthy(process: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("the service did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> str:
+    """SIGTERM, as platforms stop a process; returns its output."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output.decode()
+
+
+def test_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+    process = launch(f"sqlite:///{tmp_path}/db.sqlite", free_port(), PERSONALIZER_KEY="")
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert b"PERSONALIZER_KEY" in output
+
+
+def test_run_personalizer_guards_the_key_itself() -> None:
+    with pytest.raises(SystemExit, match="PERSONALIZER_KEY"):
+        run_personalizer(SimpleNamespace(personalizer_key="", database_url="sqlite://", port=0))
+
+
+def test_configuration_survives_a_restart_unless_the_environment_sets_it(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path}/db.sqlite"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/personalizer/v1.0/configurations/service"
+    process = launch(database_url, port, PERSONALIZER_REWARD_WAIT_TIME="PT2M")
+    try:
+        wait_healthy(process, port)
+        current = requests.get(url, headers=HEADERS, timeout=10).json()
+        assert current["rewardWaitTime"] == "PT2M"
+        changed = dict(current, rewardWaitTime="PT5M", explorationPercentage=0.05)
+        assert requests.put(url, json=changed, headers=HEADERS, timeout=10).status_code == 200
+    finally:
+        output = stop(process)
+    assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a clean shutdown
+    assert "learning loop closed" in output
+
+    process = launch(database_url, port, PERSONALIZER_REWARD_WAIT_TIME="PT2M")
+    try:
+        wait_healthy(process, port)
+        after = requests.get(url, headers=HEADERS, timeout=10).json()
+        assert after["explorationPercentage"] == 0.05  # the PUT was kept
+        assert after["rewardWaitTime"] == "PT2M"  # the environment names this one: it wins
+    finally:
+        stop(process)
