@@ -28,7 +28,7 @@ from bot.services import Services, build_services
 logger = logging.getLogger("whatsfordinner")
 EXIT_CONFIG = 2  # missing or invalid settings
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-LISTENER_THREADS = 32  # Bolt's default of 5 would queue acks behind slow listeners under load
+LISTENER_THREADS = 16  # listener work in flight; more only adds GIL contention on small hosts
 
 
 def read_environment() -> dict[str, str]:
@@ -48,12 +48,14 @@ def build_bolt_app(config: Config, services: Services) -> App:
     client_args: dict[str, object] = {"token": config.slack_bot_token, "timeout": 10}
     if config.slack_api_url:
         client_args["base_url"] = config.slack_api_url
+    executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener")
     app = App(
         client=WebClient(**client_args),  # type: ignore[arg-type]
         signing_secret=config.slack_signing_secret,
-        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"),
+        process_before_response=True,  # acks run inline, the work on `executor`: see bot/listeners
+        listener_executor=executor,
     )
-    register_listeners(app, services)
+    register_listeners(app, services, executor)
     return app
 
 

@@ -1,4 +1,4 @@
-"""Clicks: the two menus, Suggest, 👍/👎 and Try another. Every click is acked first."""
+"""Clicks: Suggest, 👍/👎 and Try another; each runs after the click was acked (see register_listeners)."""
 
 from __future__ import annotations
 
@@ -23,14 +23,8 @@ from bot.services import Services
 logger = logging.getLogger(__name__)
 
 
-def handle_menu_choice(ack: Any) -> None:
-    """A menu choice needs nothing but an ack: Suggest reads the menus' state."""
-    ack()
-
-
-def handle_suggest(services: Services, ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
+def handle_suggest(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
     """Rank with the chosen taste and time of day; the suggestion replaces the menus."""
-    ack()
     user_id = body["user"]["id"]
     state = (body.get("state") or {}).get("values") or {}
     menus = state.get(ids.MENUS_BLOCK) or {}
@@ -53,9 +47,8 @@ def handle_suggest(services: Services, ack: Any, body: dict[str, Any], respond: 
         respond(replace_original=True, **suggestion_message(suggestion, services.menu))
 
 
-def handle_vote(services: Services, ack: Any, body: dict[str, Any], respond: Any, value: float) -> None:
+def handle_vote(services: Services, body: dict[str, Any], respond: Any, value: float) -> None:
     """Send the reward once, for the requester only, then show the vote instead of the buttons."""
-    ack()
     event_id = str(_action(body).get("value") or "")
     user_id = body["user"]["id"]
     suggestion = services.suggestions.get(event_id)
@@ -82,9 +75,8 @@ def handle_vote(services: Services, ack: Any, body: dict[str, Any], respond: Any
     respond(replace_original=True, **suggestion_message(voted, services.menu))
 
 
-def handle_try_another(services: Services, ack: Any, body: dict[str, Any], respond: Any) -> None:
+def handle_try_another(services: Services, body: dict[str, Any], respond: Any) -> None:
     """After 👎, rank again without the rejected dishes, as a new event."""
-    ack()
     event_id = str(_action(body).get("value") or "")
     user_id = body["user"]["id"]
     previous = services.suggestions.get(event_id)

@@ -14,11 +14,8 @@ from bot.services import Services
 logger = logging.getLogger(__name__)
 
 
-def handle_whatsfordinner(
-    services: Services, ack: Any, command: dict[str, Any], respond: Any, client: Any
-) -> None:
-    """Ack at once, then answer with the menus, a suggestion (text shortcut) or the usage."""
-    ack()
+def handle_whatsfordinner(services: Services, command: dict[str, Any], respond: Any, client: Any) -> None:
+    """Answer (after the ack) with the menus, a suggestion (text shortcut) or the usage."""
     shortcut = parse_shortcut(command.get("text") or "")
     if shortcut.wants_help or shortcut.unknown:
         respond(text=build_usage(TASTES, TIMES_OF_DAY, shortcut.unknown), response_type="ephemeral")

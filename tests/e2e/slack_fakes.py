@@ -42,6 +42,7 @@ class FakeSlack:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self._by_name: dict[tuple[str, str], list[Call]] = {}
         self.tz_offset = 0
         self._changed = threading.Condition()
         fake = self
@@ -65,7 +66,7 @@ class FakeSlack:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -90,12 +91,17 @@ class FakeSlack:
     def responses(self, name: str) -> list[dict[str, Any]]:
         """What reached response_url `name`, oldest first."""
         with self._changed:
-            return [c.body for c in self.calls if c.kind == "respond" and c.name == name]
+            return [c.body for c in self._by_name.get(("respond", name), [])]
+
+    def response_calls(self, name: str) -> list[Call]:
+        """The posts to response_url `name` with their arrival times."""
+        with self._changed:
+            return list(self._by_name.get(("respond", name), []))
 
     def api_calls(self, method: str) -> list[dict[str, Any]]:
         """Arguments of every call to a Web API method."""
         with self._changed:
-            return [c.body for c in self.calls if c.kind == "api" and c.name == method]
+            return [c.body for c in self._by_name.get(("api", method), [])]
 
     def wait_for_responses(self, name: str, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
         """Block until `count` posts reached response_url `name`; AssertionError at the deadline."""
@@ -119,6 +125,7 @@ class FakeSlack:
     def _record(self, call: Call) -> None:
         with self._changed:
             self.calls.append(call)
+            self._by_name.setdefault((call.kind, call.name), []).append(call)
             self._changed.notify_all()
 
     def _reply(self, kind: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +147,12 @@ class FakeSlack:
         if name == "views.publish":
             return {"ok": True, "view": {"id": "V0FAKE"}}
         return {"ok": True}
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops connections under 20 concurrent posts, and the client's
+    # SYN retry then adds a whole second: that would be the fake's latency, not the app's.
+    request_queue_size = 256
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:

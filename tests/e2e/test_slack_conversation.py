@@ -38,9 +38,10 @@ def _suggest(app: RunningApp, fake: FakeSlack, name: str, url: str, taste: str =
     state = {
         ids.MENUS_BLOCK: {ids.TASTE_SELECT: {"type": "static_select", "selected_option": {"value": taste}}}
     }
+    seen = len(fake.responses(name))
     response = app.action(block_action(ids.SUGGEST, url, value="|evening", state=state))
     assert response.status_code == 200
-    return fake.wait_for_responses(name)[-1]
+    return fake.wait_for_responses(name, seen + 1)[-1]
 
 
 def _offset_for_local_hour(hour: float) -> int:
@@ -223,9 +224,10 @@ def test_help_and_bad_arguments_answer_usage(
     slack_app: RunningApp, fake_slack: FakeSlack, response_url: Any
 ) -> None:
     name, url = response_url
-    for text in ("help", "spicy evening", "salty sweet"):
+    for count, text in enumerate(("help", "spicy evening", "salty sweet"), start=1):
         slack_app.command(text, url)
-    answers = [r["text"] for r in fake_slack.wait_for_responses(name, 3)]
+        fake_slack.wait_for_responses(name, count)
+    answers = [r["text"] for r in fake_slack.responses(name)]
     assert all("salty, sweet" in a and "morning, afternoon, evening, night" in a for a in answers)
     assert "`spicy`" in answers[1] and "`sweet`" in answers[2]
 
