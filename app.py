@@ -85,7 +85,15 @@ def run_bot(environ: Mapping[str, str]) -> int:
             from bot.web import build_web_app
 
             web_app = build_web_app(bolt_app)
-            uvicorn.run(web_app, host=config.host, port=config.port, log_config=None, access_log=False)
+            uvicorn.run(
+                web_app,
+                host=config.host,
+                port=config.port,
+                log_config=None,  # configured once above
+                access_log=False,  # a line per click costs more than the click; errors are still logged
+                backlog=2048,
+                timeout_graceful_shutdown=5,
+            )
     finally:
         services.close()
     return 0

@@ -52,7 +52,7 @@ class Config:
     log_level: str = "INFO"
     loop_settings: LoopSettings = field(default_factory=lambda: LoopSettings(model_export_frequency=30.0))
     # The loop-setting fields the environment set explicitly: they win over settings stored in the database.
-    explicit_loop_settings: frozenset[str] = frozenset()
+    loop_settings_explicit: frozenset[str] = frozenset()
 
     @property
     def socket_mode(self) -> bool:
@@ -139,7 +139,7 @@ def load_config(environ: Mapping[str, str], mode: str) -> Config:
         menu_file=menu_file,
         log_level=log_level,
         loop_settings=loop_settings,
-        explicit_loop_settings=frozenset(f for v, f in LOOP_ENV_VARIABLES.items() if get(v)),
+        loop_settings_explicit=frozenset(f for v, f in LOOP_ENV_VARIABLES.items() if get(v)),
     )
 
 

@@ -48,7 +48,7 @@ def build_ranker(config: Config, *, run_trainer: bool = True) -> tuple[Ranker, C
         config.database_url,
         config.loop_settings,
         run_trainer=run_trainer,
-        explicit=config.explicit_loop_settings,
+        explicit=config.loop_settings_explicit,
     )
     return loop, loop.close
 

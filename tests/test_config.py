@@ -20,7 +20,7 @@ def test_bot_defaults() -> None:
     assert config.menu_file == DEFAULT_MENU_FILE
     assert config.slack_api_url is None
     assert not config.socket_mode
-    assert config.explicit_loop_settings == frozenset()
+    assert config.loop_settings_explicit == frozenset()
 
 
 def test_bot_requires_both_slack_settings_and_names_each() -> None:
@@ -104,7 +104,7 @@ def test_loop_settings_from_personalizer_variables() -> None:
     )
     assert config.loop_settings.model_export_frequency == 5.0
     assert config.loop_settings.exploration_percentage == pytest.approx(0.1)
-    assert config.explicit_loop_settings == {"model_export_frequency", "exploration_percentage"}
+    assert config.loop_settings_explicit == {"model_export_frequency", "exploration_percentage"}
 
 
 def test_menu_file_override(tmp_path: Path) -> None:
