@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
+import requests
 from slack_fakes import FakeSlack, RunningApp, block_action, sign
 
 from blocks import ids
@@ -184,16 +187,26 @@ def test_a_double_click_counts_once(
 ) -> None:
     name, url = response_url
     event_id = _event_id(_suggest(slack_app, fake_slack, name, url))
-    clicks = [block_action(ids.VOTE_UP, url, value=event_id) for _ in range(4)]
-    with ThreadPoolExecutor(4) as pool:
-        statuses = [r.status_code for r in pool.map(slack_app.action, clicks)]
-    assert statuses == [200] * 4
-    redraws = fake_slack.wait_for_responses(name, 1 + 4)[1:]  # every click redraws the voted message
+    clicks = 8
+    body = urlencode({"payload": json.dumps(block_action(ids.VOTE_UP, url, value=event_id))})
+    start = threading.Barrier(clicks)
+
+    def click(_: int) -> int:
+        with requests.Session() as session:
+            session.get(f"{slack_app.base_url}/healthz")  # connect first, so the clicks leave together
+            start.wait()
+            return session.post(
+                f"{slack_app.base_url}/slack/events", data=body, headers=sign(body)
+            ).status_code
+
+    with ThreadPoolExecutor(clicks) as pool:
+        assert list(pool.map(click, range(clicks))) == [200] * clicks
+    redraws = fake_slack.wait_for_responses(name, 1 + clicks)[1:]  # every click redraws the voted message
     assert all(_action_ids(r) == [] for r in redraws)
     assert [v for v, _ in store.event_rewards(learner_db, event_id)] == [1.0]
     # A later 👎 cannot change the vote.
     slack_app.action(block_action(ids.VOTE_DOWN, url, value=event_id))
-    fake_slack.wait_for_responses(name, 6)
+    fake_slack.wait_for_responses(name, 2 + clicks)
     assert [v for v, _ in store.event_rewards(learner_db, event_id)] == [1.0]
 
 
