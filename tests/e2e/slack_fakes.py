@@ -53,6 +53,8 @@ class FakeSlack:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 body = _parse_body(raw, self.headers.get("Content-Type", ""))
+                if self.headers.get("Authorization"):
+                    body["_authorization"] = self.headers["Authorization"]
                 kind, _, name = self.path.strip("/").partition("/")
                 reply = fake._reply(kind, name, body)
                 data = json.dumps(reply).encode()
@@ -144,6 +146,8 @@ class FakeSlack:
         if name == "users.info":
             user = body.get("user", "U0")
             return {"ok": True, "user": {"id": user, "tz": "Etc/Fake", "tz_offset": self.tz_offset}}
+        if name == "apps.connections.open":  # Socket Mode: a WebSocket URL where nothing listens
+            return {"ok": True, "url": f"ws://127.0.0.1:{free_port()}/link"}
         if name == "views.publish":
             return {"ok": True, "view": {"id": "V0FAKE"}}
         return {"ok": True}

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from slack_fakes import REPO
+import pytest
+import requests
+from slack_fakes import REPO, FakeSlack, app_environment
 from sqlalchemy import select
 
 from bot.db import create_database_engine
@@ -94,3 +96,29 @@ def test_console_handles_invalid_input_as_the_seed_does_and_stops_at_end_of_inpu
         "Entered choice is invalid. Service assumes that you didn't like the recommended food choice." in out
     )
     assert "Traceback" not in result.stderr
+
+
+def test_with_an_app_token_the_bot_connects_over_socket_mode_instead_of_serving_http(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    env = app_environment(fake_slack, tmp_path, SLACK_APP_TOKEN="xapp-1-A0FAKE-1-socket")
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "app.py")], cwd=tmp_path, env=env, stderr=subprocess.PIPE
+    )
+    try:
+        calls = fake_slack.wait(
+            lambda: [
+                c
+                for c in fake_slack.api_calls("apps.connections.open")
+                if "socket" in c.get("_authorization", "")
+            ],
+            1,
+            30,
+            "apps.connections.open",
+        )
+        assert calls[0]["_authorization"] == "Bearer xapp-1-A0FAKE-1-socket"
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{env['PORT']}/healthz", timeout=2)
+    finally:
+        process.kill()
+        process.communicate()
