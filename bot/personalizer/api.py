@@ -30,6 +30,7 @@ OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 MAX_JSON_BYTES = 1024 * 1024
 MAX_MODEL_BYTES = 64 * 1024 * 1024
 Handler = Callable[..., Awaitable[Response]]
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps with options builds one per call
 
 
 class TooLarge(Exception):
@@ -113,7 +114,7 @@ class EventRoutes:
                 return
             except Exception as exc:  # noqa: BLE001 - the HTTP boundary: every failure gets an answer
                 status, payload = error_payload(exc)
-        body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        body = b"" if payload is None else _ENCODER.encode(payload).encode()
         headers = [(b"content-length", str(len(body)).encode())]
         if payload is not None:
             headers.append((b"content-type", b"application/json"))
