@@ -43,13 +43,13 @@ def _elements(block: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in found if isinstance(e, dict)]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def validate_blocks() -> Callable[..., None]:
     """validate_blocks(blocks): assert a message's blocks are what Slack accepts."""
     return _validate_blocks
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def validate_view() -> Callable[[dict[str, Any]], None]:
     """validate_view(view): assert a view (App Home) is what Slack accepts."""
     return _validate_view

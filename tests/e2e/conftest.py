@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from itertools import count
 from typing import Any
 
@@ -16,10 +17,25 @@ _names = count()
 
 
 @pytest.fixture(scope="session")
-def fake_slack() -> Iterator[FakeSlack]:
-    """The fake Slack Web API and response_url sink, shared by the e2e tests."""
+def fake_slack(
+    validate_blocks: Callable[..., None], validate_view: Callable[..., None]
+) -> Iterator[FakeSlack]:
+    """The fake Slack Web API and response_url sink, shared by the e2e tests.
+
+    At the end, every message and view the app sent during the session is validated as Slack would.
+    """
     with FakeSlack() as fake:
         yield fake
+    validated = 0
+    for call in fake.calls:
+        if call.kind == "respond" and "blocks" in call.body:
+            validate_blocks(call.body["blocks"])
+            validated += 1
+        elif call.name == "views.publish":
+            view = call.body["view"]
+            validate_view(json.loads(view) if isinstance(view, str) else view)
+            validated += 1
+    assert validated > 0
 
 
 @pytest.fixture(scope="session")
