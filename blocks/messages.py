@@ -54,6 +54,7 @@ RANKER_DOWN = (
     "Sorry, I can't come up with a dish right now: the recommender isn't answering. "
     "Please try again in a minute."
 )
+SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again."
 VOTE_FAILED = "Sorry, I couldn't record your vote. Please click it again in a moment."
 SUGGESTION_GONE = "I can't find that suggestion any more. Type `/whatsfordinner` for a new one."
 PICK_TASTE = "Pick a taste first, then click *Suggest*."

@@ -17,6 +17,7 @@ from typing import Any
 from slack_bolt import App
 
 from blocks import ids
+from blocks.messages import SOMETHING_WENT_WRONG
 from bot.listeners.actions import handle_suggest, handle_try_another, handle_vote
 from bot.listeners.commands import handle_whatsfordinner
 from bot.listeners.events import handle_app_home_opened
@@ -62,8 +63,13 @@ def register_listeners(app: App, services: Services, executor: Executor) -> None
 
 
 def _run(work: Work, body: dict[str, Any], respond: Any, client: Any) -> None:
-    """Run a listener's work after its ack; a failure is logged, never raised into the pool."""
+    """Run a listener's work after its ack; a failure is logged and apologised for, never raised."""
     try:
         work(body, respond, client)
     except Exception:
         logger.exception("listener failed after its ack")
+        if respond is not None:  # events have no response_url
+            try:
+                respond(text=SOMETHING_WENT_WRONG, response_type="ephemeral", replace_original=False)
+            except Exception:
+                logger.warning("could not tell the user either", exc_info=True)

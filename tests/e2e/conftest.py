@@ -26,16 +26,12 @@ def fake_slack(
     """
     with FakeSlack() as fake:
         yield fake
-    validated = 0
     for call in fake.calls:
         if call.kind == "respond" and "blocks" in call.body:
             validate_blocks(call.body["blocks"])
-            validated += 1
         elif call.name == "views.publish":
             view = call.body["view"]
             validate_view(json.loads(view) if isinstance(view, str) else view)
-            validated += 1
-    assert validated > 0
 
 
 @pytest.fixture(scope="session")
