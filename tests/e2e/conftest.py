@@ -38,7 +38,8 @@ def fake_slack(
 def slack_app(fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """The real app (`python app.py`, HTTP mode, local learner) on a free loopback port."""
     workdir = tmp_path_factory.mktemp("slack_app")
-    app = start_app(app_environment(fake_slack, workdir), workdir)
+    # DEBUG so that test_slack_security can check that not even debug logging shows a secret.
+    app = start_app(app_environment(fake_slack, workdir, LOG_LEVEL="DEBUG"), workdir)
     yield app
     app.stop()
 

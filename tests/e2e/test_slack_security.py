@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from slack_fakes import SIGNING_SECRET, FakeSlack, RunningApp, block_action, command_body, sign
+from slack_fakes import BOT_TOKEN, SIGNING_SECRET, FakeSlack, RunningApp, block_action, command_body, sign
 
 from blocks import ids
 from bot.personalizer import store
@@ -95,3 +95,15 @@ def test_oversized_body_is_refused(slack_app: RunningApp) -> None:
 
 def test_get_on_events_is_not_allowed(slack_app: RunningApp) -> None:
     assert slack_app.session.get(f"{slack_app.base_url}/slack/events").status_code == 405
+
+
+def test_no_secret_reaches_the_log_even_at_debug(
+    slack_app: RunningApp, fake_slack: FakeSlack, response_url: Any
+) -> None:
+    name, url = response_url
+    slack_app.command("", url)  # users.info and a response_url post, with the token in their headers
+    slack_app.command("salty night", url)
+    fake_slack.wait_for_responses(name, 2)
+    log = slack_app.log()
+    assert "DEBUG" in log
+    assert BOT_TOKEN not in log and SIGNING_SECRET not in log
