@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -43,12 +45,11 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
 
 
-def build_bolt_app(config: Config, services: Services) -> App:
-    """The Bolt App with every listener; its WebClient talks to SLACK_API_URL when set."""
+def build_bolt_app(config: Config, services: Services, executor: Executor) -> App:
+    """The Bolt App with every listener, their work run on `executor`; its WebClient uses SLACK_API_URL."""
     client_args: dict[str, object] = {"token": config.slack_bot_token, "timeout": 10}
     if config.slack_api_url:
         client_args["base_url"] = config.slack_api_url
-    executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener")
     app = App(
         client=WebClient(**client_args),  # type: ignore[arg-type]
         signing_secret=config.slack_signing_secret,
@@ -68,15 +69,27 @@ def run_bot(environ: Mapping[str, str]) -> int:
     services = _services(config)
     if services is None:
         return EXIT_CONFIG
+    executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener")
+    stopped = threading.Event()
+
+    def shut_down() -> None:
+        if not stopped.is_set():
+            stopped.set()
+            executor.shutdown(wait=True)  # suggestions and votes already acked finish first
+            services.close()
+            logger.info("stopped")
+
     try:
         try:
-            bolt_app = build_bolt_app(config, services)
+            bolt_app = build_bolt_app(config, services, executor)
         except BoltError as exc:  # auth.test refused the token
             logger.error("Slack refused the bot token: %s", exc)
             return 1
         if config.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+            # uvicorn turns SIGTERM into a clean stop; here, make it unwind through `finally` too.
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
             logger.info("connecting to Slack over Socket Mode")
             SocketModeHandler(bolt_app, config.slack_app_token).start()
         else:
@@ -84,7 +97,7 @@ def run_bot(environ: Mapping[str, str]) -> int:
 
             from bot.web import build_web_app
 
-            web_app = build_web_app(bolt_app)
+            web_app = build_web_app(bolt_app, on_shutdown=shut_down)
             uvicorn.run(
                 web_app,
                 host=config.host,
@@ -95,7 +108,7 @@ def run_bot(environ: Mapping[str, str]) -> int:
                 timeout_graceful_shutdown=5,
             )
     finally:
-        services.close()
+        shut_down()
     return 0
 
 

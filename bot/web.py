@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
 
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
@@ -16,8 +18,18 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000  # Slack's payloads are a few kB; refuse anything absurd before reading it
 
 
-def build_web_app(bolt_app: App) -> Starlette:
-    """The ASGI app uvicorn serves; Bolt's dispatch runs in a worker thread so it never blocks the loop."""
+def build_web_app(bolt_app: App, on_shutdown: Callable[[], None] | None = None) -> Starlette:
+    """The ASGI app uvicorn serves; Bolt's dispatch runs in a worker thread so it never blocks the loop.
+
+    `on_shutdown` runs (in a thread) when the server stops: uvicorn re-raises SIGTERM once it has shut
+    down, so code after uvicorn.run() would never run on a normal stop.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            await run_in_threadpool(on_shutdown)
 
     async def slack_events(request: Request) -> Response:
         length = request.headers.get("content-length", "")
@@ -38,8 +50,9 @@ def build_web_app(bolt_app: App) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
     )

@@ -25,6 +25,7 @@ from slack_sdk.signature import SignatureVerifier
 REPO = Path(__file__).resolve().parents[2]
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
+REVOKED_TOKEN = "xoxb-revoked-token"  # auth.test refuses this one
 
 
 @dataclass
@@ -134,6 +135,8 @@ class FakeSlack:
         if kind != "api":
             return {"ok": True}
         if name == "auth.test":
+            if body.get("_authorization") == f"Bearer {REVOKED_TOKEN}":
+                return {"ok": False, "error": "invalid_auth"}
             return {
                 "ok": True,
                 "url": "https://fake.slack.com/",

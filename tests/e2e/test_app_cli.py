@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import requests
-from slack_fakes import REPO, FakeSlack, app_environment
+from slack_fakes import REPO, REVOKED_TOKEN, FakeSlack, app_environment, start_app
 from sqlalchemy import select
 
 from bot.db import create_database_engine
@@ -122,3 +123,31 @@ def test_with_an_app_token_the_bot_connects_over_socket_mode_instead_of_serving_
     finally:
         process.kill()
         process.communicate()
+
+
+def test_a_token_slack_refuses_stops_the_bot_with_a_message(fake_slack: FakeSlack, tmp_path: Path) -> None:
+    env = app_environment(fake_slack, tmp_path, SLACK_BOT_TOKEN=REVOKED_TOKEN)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "app.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Slack refused the bot token" in result.stderr and "invalid_auth" in result.stderr
+    assert REVOKED_TOKEN not in result.stderr
+
+
+def test_sigterm_stops_the_http_bot_cleanly_after_finishing_acked_work(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    app = start_app(app_environment(fake_slack, tmp_path), tmp_path)
+    url = fake_slack.response_url("sigterm")
+    assert app.command("sweet night", url).status_code == 200
+    app.process.send_signal(signal.SIGTERM)
+    assert app.process.wait(timeout=20) in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM once stopped
+    assert len(fake_slack.responses("sigterm")) == 1  # the acked suggestion was still delivered
+    log = app.log()
+    assert "whatsfordinner: stopped" in log and "Traceback" not in log
