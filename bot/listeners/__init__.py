@@ -18,7 +18,7 @@ from slack_bolt import App
 
 from blocks import ids
 from blocks.messages import SOMETHING_WENT_WRONG
-from bot.listeners.actions import handle_suggest, handle_try_another, handle_vote
+from bot.listeners.actions import handle_suggest, handle_thumbs_down, handle_thumbs_up, handle_try_another
 from bot.listeners.commands import handle_whatsfordinner
 from bot.listeners.events import handle_app_home_opened
 from bot.services import Services
@@ -26,7 +26,8 @@ from bot.services import Services
 logger = logging.getLogger(__name__)
 COMMAND = "/whatsfordinner"
 MENU_ACTIONS = re.compile(f"^({ids.TASTE_SELECT}|{ids.TIME_SELECT})$")
-Work = Callable[[dict[str, Any], Any, Any], None]  # (body, respond, client)
+# Every handler: (services, request body, respond, client), run after the request was acked.
+Handler = Callable[[Services, dict[str, Any], Any, Any], None]
 
 
 def acknowledge(ack: Any) -> None:
@@ -37,35 +38,26 @@ def acknowledge(ack: Any) -> None:
 def register_listeners(app: App, services: Services, executor: Executor) -> None:
     """Register every listener on `app` (built with process_before_response=True); work runs on `executor`."""
 
-    def ack_then(work: Work) -> Callable[..., None]:
+    def ack_then(handler: Handler) -> Callable[..., None]:
         def listener(ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
             ack()
-            executor.submit(_run, work, body, respond, client)
+            executor.submit(_run, handler, services, body, respond, client)
 
-        listener.__name__ = getattr(work, "__name__", "listener")
         return listener
 
-    app.command(COMMAND)(
-        ack_then(lambda body, respond, client: handle_whatsfordinner(services, body, respond, client))
-    )
+    app.command(COMMAND)(ack_then(handle_whatsfordinner))
     app.action(MENU_ACTIONS)(acknowledge)
-    app.action(ids.SUGGEST)(
-        ack_then(lambda body, respond, client: handle_suggest(services, body, respond, client))
-    )
-    app.action(ids.VOTE_UP)(ack_then(lambda body, respond, _: handle_vote(services, body, respond, 1.0)))
-    app.action(ids.VOTE_DOWN)(ack_then(lambda body, respond, _: handle_vote(services, body, respond, 0.0)))
-    app.action(ids.TRY_ANOTHER)(
-        ack_then(lambda body, respond, _: handle_try_another(services, body, respond))
-    )
-    app.event("app_home_opened")(
-        ack_then(lambda body, _, client: handle_app_home_opened(body["event"], client))
-    )
+    app.action(ids.SUGGEST)(ack_then(handle_suggest))
+    app.action(ids.VOTE_UP)(ack_then(handle_thumbs_up))
+    app.action(ids.VOTE_DOWN)(ack_then(handle_thumbs_down))
+    app.action(ids.TRY_ANOTHER)(ack_then(handle_try_another))
+    app.event("app_home_opened")(ack_then(handle_app_home_opened))
 
 
-def _run(work: Work, body: dict[str, Any], respond: Any, client: Any) -> None:
+def _run(handler: Handler, services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
     """Run a listener's work after its ack; a failure is logged and apologised for, never raised."""
     try:
-        work(body, respond, client)
+        handler(services, body, respond, client)
     except Exception:
         logger.exception("listener failed after its ack")
         if respond is not None:  # events have no response_url

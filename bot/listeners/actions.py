@@ -47,7 +47,17 @@ def handle_suggest(services: Services, body: dict[str, Any], respond: Any, clien
         respond(replace_original=True, **suggestion_message(suggestion, services.menu))
 
 
-def handle_vote(services: Services, body: dict[str, Any], respond: Any, value: float) -> None:
+def handle_thumbs_up(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
+    """👍: reward 1.0 for the suggestion's event."""
+    vote(services, body, respond, 1.0)
+
+
+def handle_thumbs_down(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
+    """👎: reward 0.0 for the suggestion's event (and offer Try another)."""
+    vote(services, body, respond, 0.0)
+
+
+def vote(services: Services, body: dict[str, Any], respond: Any, value: float) -> None:
     """Send the reward once, for the requester only, then show the vote instead of the buttons."""
     event_id = str(_action(body).get("value") or "")
     user_id = body["user"]["id"]
@@ -75,7 +85,7 @@ def handle_vote(services: Services, body: dict[str, Any], respond: Any, value: f
     respond(replace_original=True, **suggestion_message(voted, services.menu))
 
 
-def handle_try_another(services: Services, body: dict[str, Any], respond: Any) -> None:
+def handle_try_another(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
     """After 👎, rank again without the rejected dishes, as a new event."""
     event_id = str(_action(body).get("value") or "")
     user_id = body["user"]["id"]

@@ -15,7 +15,10 @@ logger = logging.getLogger(__name__)
 
 
 def handle_whatsfordinner(services: Services, command: dict[str, Any], respond: Any, client: Any) -> None:
-    """Answer (after the ack) with the menus, a suggestion (text shortcut) or the usage."""
+    """Answer (after the ack) with the menus, a suggestion (text shortcut) or the usage.
+
+    `command` is the request body, which for a slash command is the command itself.
+    """
     shortcut = parse_shortcut(command.get("text") or "")
     if shortcut.wants_help or shortcut.unknown:
         respond(text=build_usage(TASTES, TIMES_OF_DAY, shortcut.unknown), response_type="ephemeral")
