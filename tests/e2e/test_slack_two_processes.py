@@ -1,0 +1,77 @@
+"""Two app processes on one database, as behind a load balancer: a click counts once wherever it lands."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from slack_fakes import FakeSlack, RunningApp, app_environment, block_action, sign, start_app
+
+from blocks import ids
+from bot.personalizer import store
+
+
+@pytest.fixture(scope="module")
+def second_app(
+    slack_app: RunningApp, fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningApp]:
+    """Another `python app.py` on the session app's DATABASE_URL."""
+    workdir = tmp_path_factory.mktemp("second_app")
+    app = start_app(app_environment(fake_slack, workdir, DATABASE_URL=slack_app.database_url), workdir)
+    yield app
+    app.stop()
+
+
+def _event_id(message: dict[str, Any]) -> str:
+    return next(b for b in message["blocks"] if b.get("block_id") == ids.VOTE_BLOCK)["elements"][0]["value"]
+
+
+def test_simultaneous_votes_on_two_processes_count_once(
+    slack_app: RunningApp, second_app: RunningApp, fake_slack: FakeSlack, response_url: Any, learner_db: Any
+) -> None:
+    name, url = response_url
+    state = {
+        ids.MENUS_BLOCK: {ids.TASTE_SELECT: {"type": "static_select", "selected_option": {"value": "salty"}}}
+    }
+    slack_app.action(block_action(ids.SUGGEST, url, value="|evening", state=state))
+    event_id = _event_id(fake_slack.wait_for_responses(name)[0])
+
+    clicks = [(app, action) for app in (slack_app, second_app) for action in (ids.VOTE_UP, ids.VOTE_DOWN)] * 2
+    start = threading.Barrier(len(clicks))
+
+    def click(target: tuple[RunningApp, str]) -> int:
+        app, action = target
+        body = urlencode({"payload": json.dumps(block_action(action, url, value=event_id))})
+        with requests.Session() as session:
+            session.get(f"{app.base_url}/healthz")
+            start.wait()
+            return session.post(f"{app.base_url}/slack/events", data=body, headers=sign(body)).status_code
+
+    with ThreadPoolExecutor(len(clicks)) as pool:
+        assert list(pool.map(click, clicks)) == [200] * len(clicks)
+    fake_slack.wait_for_responses(name, 1 + len(clicks))
+    rewards = [v for v, _ in store.event_rewards(learner_db, event_id)]
+    assert len(rewards) == 1 and rewards[0] in (0.0, 1.0)
+
+
+def test_a_suggestion_made_on_one_process_is_continued_on_the_other(
+    slack_app: RunningApp, second_app: RunningApp, fake_slack: FakeSlack, response_url: Any, learner_db: Any
+) -> None:
+    name, url = response_url
+    slack_app.command("sweet morning", url)
+    event_id = _event_id(fake_slack.wait_for_responses(name)[0])
+    second_app.action(block_action(ids.VOTE_DOWN, url, value=event_id))
+    voted = fake_slack.wait_for_responses(name, 2)[1]
+    assert [e["action_id"] for b in voted["blocks"] for e in b.get("elements", []) if "action_id" in e] == [
+        ids.TRY_ANOTHER
+    ]
+    slack_app.action(block_action(ids.TRY_ANOTHER, url, value=event_id))
+    retried = fake_slack.wait_for_responses(name, 3)[2]
+    assert _event_id(retried) != event_id
+    assert [v for v, _ in store.event_rewards(learner_db, event_id)] == [0.0]
