@@ -115,15 +115,38 @@ class Bench:
         )
         return self._fire(urlencode({"payload": json.dumps(payload)}), name)
 
-    def run(self, kind: str, count: int, concurrency: int) -> list[Sample]:
-        """`count` requests of one kind, `concurrency` in flight."""
+    def run(self, kind: str, count: int, concurrency: int) -> Run:
+        """`count` requests of one kind, `concurrency` in flight, and the CPU the app spent on them."""
         fire = self.slash_command if kind == "slash" else self.suggest_click
+        cpu_before = app_cpu_seconds(self.app.process.pid)
+        started = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
-            return list(pool.map(fire, range(count)))
+            samples = list(pool.map(fire, range(count)))
+        wall = time.perf_counter() - started
+        return Run(samples, app_cpu_seconds(self.app.process.pid) - cpu_before, wall)
 
 
-def summarize(samples: list[Sample]) -> dict[str, float]:
-    """p50/p99/max in milliseconds."""
+@dataclass
+class Run:
+    """One row of the table: its samples and the app's CPU time over them."""
+
+    samples: list[Sample]
+    app_cpu: float
+    wall: float
+
+
+def app_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc), NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def summarize(run: Run) -> dict[str, float]:
+    """p50/p99/max in milliseconds, and the app's CPU milliseconds per request."""
+    samples = run.samples
     acks = [s.ack * 1000 for s in samples]
     suggestions = [s.suggestion * 1000 for s in samples]
     return {
@@ -133,6 +156,8 @@ def summarize(samples: list[Sample]) -> dict[str, float]:
         "sug_p50": statistics.median(suggestions),
         "sug_p99": percentile(suggestions, 99),
         "sug_max": max(suggestions),
+        "cpu": run.app_cpu * 1000 / len(samples),
+        "rate": len(samples) / run.wall,
     }
 
 
@@ -145,7 +170,8 @@ def table(rows: dict[str, dict[str, float]]) -> str:
     for label, r in rows.items():
         lines.append(
             f"| {label} | {r['ack_p50']:.1f} ms | {r['ack_p99']:.1f} ms | {r['ack_max']:.1f} ms "
-            f"| {r['sug_p50']:.1f} ms | {r['sug_p99']:.1f} ms | {r['sug_max']:.1f} ms |"
+            f"| {r['sug_p50']:.1f} ms | {r['sug_p99']:.1f} ms | {r['sug_max']:.1f} ms | {r['cpu']:.1f} ms "
+            f"| {r['rate']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -189,8 +215,8 @@ def main() -> None:
             }
         finally:
             app.stop()
-    failures = sum(s.status != 200 for samples in results.values() for s in samples)
-    rows = {label: summarize(samples) for label, samples in results.items()}
+    failures = sum(s.status != 200 for run in results.values() for s in run.samples)
+    rows = {label: summarize(run) for label, run in results.items()}
     text = table(rows)
     print(text)
     print(f"non-200 answers: {failures}")
@@ -207,6 +233,8 @@ after {WARMUP} warm-up commands that are not counted; then {SEQUENTIAL} of each 
 - **ack**: from sending the request to receiving the HTTP answer (Slack needs it within 3 s).
 - **suggestion**: from sending the request to the suggestion (a Rank by the learner, the suggestion stored,
   the message built) arriving at the response_url.
+- **app CPU per request**: user + system CPU time of the app process over the row, divided by its requests
+  (what the latencies cost, whatever else the host was running).
 
 {text}
 
