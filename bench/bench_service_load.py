@@ -152,12 +152,22 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def log_counts(database_url: str) -> tuple[int, int]:
+def log_counts(database_url: str, prefix: str) -> tuple[int, int]:
+    """Events and rewards of one run (its event IDs start with `prefix`)."""
     engine = create_database_engine(database_url)
     try:
         with engine.connect() as conn:
-            rewards = conn.execute(select(func.count()).select_from(store.rewards)).scalar_one()
-        return store.count_events(engine), int(rewards)
+            events = conn.execute(
+                select(func.count())
+                .select_from(store.events)
+                .where(store.events.c.event_id.startswith(prefix))
+            ).scalar_one()
+            rewards = conn.execute(
+                select(func.count())
+                .select_from(store.rewards)
+                .where(store.rewards.c.event_id.startswith(prefix))
+            ).scalar_one()
+        return int(events), int(rewards)
     finally:
         engine.dispose()
 
@@ -170,10 +180,10 @@ def bench_database(database_url: str, name: str, args: argparse.Namespace, workd
     try:
         requests.delete(base + "/personalizer/v1.0/logs", headers=headers, timeout=30).raise_for_status()
         script = workdir / "pairs.lua"
-        script.write_text(PAIRS_LUA.replace("KEY", KEY).replace("RUN", f"{name}{int(time.time())}"))
+        script.write_text(PAIRS_LUA.replace("KEY", KEY).replace("RUN", f"warmup{int(time.time())}"))
         run_wrk(base, 3, args.connections, args.threads, script)  # warm-up: imports, caches, first model
-        requests.delete(base + "/personalizer/v1.0/logs", headers=headers, timeout=30).raise_for_status()
-        script.write_text(PAIRS_LUA.replace("KEY", KEY).replace("RUN", f"{name}{int(time.time())}b"))
+        prefix = f"{name}{int(time.time())}"
+        script.write_text(PAIRS_LUA.replace("KEY", KEY).replace("RUN", prefix))
         pairs = parse_wrk(
             run_wrk(base, args.duration, args.connections, args.threads, script), "rank+reward", name
         )
@@ -184,7 +194,7 @@ def bench_database(database_url: str, name: str, args: argparse.Namespace, workd
         )
     finally:
         stop_service(process)
-    events, rewards = log_counts(database_url)
+    events, rewards = log_counts(database_url, prefix + "-")
     ranked, rewarded = pairs.statuses.get(201, 0), pairs.statuses.get(204, 0)
     # Every answered request is in the log; a few more may be too: wrk stops with requests in flight
     # (committed, but their answers never counted), at most one per connection.
