@@ -33,6 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from bot.db import create_database_engine  # noqa: E402
 from bot.personalizer import store  # noqa: E402
+from bot.personalizer.api import build_app  # noqa: E402
+from bot.personalizer.base import RankedAction, RankRequest, RankResult  # noqa: E402
+from bot.personalizer.service import serving_in_thread  # noqa: E402
 
 KEY = "bench-key"
 PAIRS_LUA = r"""
@@ -205,6 +208,31 @@ def bench_database(database_url: str, name: str, args: argparse.Namespace, workd
     return [pairs, ceiling]
 
 
+class NullLoop:
+    """Answers at once and stores nothing: what the HTTP layer alone can do (the loop's cost excluded)."""
+
+    async def rank_async(self, request: RankRequest) -> RankResult:
+        allowed = [a.id for a in request.actions if a.id not in request.excluded_actions]
+        ranking = [
+            RankedAction(i, 1 / len(allowed) if i in allowed else 0.0)
+            for i in (a.id for a in request.actions)
+        ]
+        return RankResult(request.event_id or "made-up", allowed[0], ranking)
+
+    async def reward_async(self, event_id: str, value: float) -> None:
+        return None
+
+
+def bench_http_layer(args: argparse.Namespace, workdir: Path) -> list[Result]:
+    """The same pairs over NullLoop, served in this process by the production server stack."""
+    with serving_in_thread(build_app(NullLoop(), KEY)) as base:
+        script = workdir / "pairs.lua"
+        script.write_text(PAIRS_LUA.replace("KEY", KEY).replace("RUN", f"null{int(time.time())}"))
+        run_wrk(base, 3, args.connections, args.threads, script)
+        output = run_wrk(base, args.duration, args.connections, args.threads, script)
+    return [parse_wrk(output, "rank+reward, HTTP layer only (NullLoop)", "none")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -214,6 +242,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--postgres", default=os.environ.get("BENCH_DATABASE_URL", ""), help="PostgreSQL URL")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--http-layer", action="store_true", help="also run the pairs over a loop that does nothing"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -224,6 +255,8 @@ def main() -> None:
             results += bench_database(f"sqlite:///{workdir}/bench.db", "SQLite", args, workdir)
         if args.postgres:
             results += bench_database(args.postgres, "PostgreSQL", args, workdir)
+        if args.http_layer:
+            results += bench_http_layer(args, workdir)
     print(f"\n{args.connections} connections, {args.duration} s per run, wrk -t{args.threads}, loopback\n")
     print("| workload | database | req/s | p50 ms | p99 ms | errors | durable (log vs answers) |")
     print("|---|---|---:|---:|---:|---:|---|")
