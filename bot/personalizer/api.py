@@ -202,8 +202,11 @@ class KeyMiddleware:
         await self.app(scope, receive, send)
 
 
+OPEN_PATHS = frozenset({"/healthz", "/openapi.json", f"{PREFIX}/openapi.json", f"{PREFIX}/openapi.yaml"})
+
+
 def _is_open(path: str) -> bool:
-    return path == "/healthz" or path.endswith(("/openapi.json", "/openapi.yaml"))
+    return path in OPEN_PATHS
 
 
 def error(status: int, code: str, message: str, target: str | None = None) -> JSONResponse:

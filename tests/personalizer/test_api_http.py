@@ -192,6 +192,8 @@ def test_health_and_openapi_need_no_key(url: str) -> None:
     assert "/rank" in spec["paths"]
     assert requests.get(root + "/openapi.json", timeout=5).json() == spec
     assert "openapi: 3.0.3" in requests.get(url + "/openapi.yaml", timeout=5).text
+    # Only those exact paths are open: a look-alike elsewhere still needs the key.
+    assert requests.get(url + "/model/openapi.json", timeout=5).status_code == 401
 
 
 @pytest.mark.parametrize(
