@@ -18,9 +18,11 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
+    inspect,
     select,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 
 from bot.db import is_sqlite
 
@@ -72,8 +74,13 @@ class SuggestionStore:
         self._write_lock = threading.Lock() if is_sqlite(engine) else contextlib.nullcontext()
 
     def create_schema(self) -> None:
-        """Create the table if it is missing."""
-        metadata.create_all(self.engine, checkfirst=True)
+        """Create the table if it is missing (safe when several processes start at once)."""
+        try:
+            metadata.create_all(self.engine, checkfirst=True)
+        except DBAPIError:
+            # Another process created it between our check and our CREATE TABLE: fine if it is there now.
+            if not inspect(self.engine).has_table(suggestions_table.name):
+                raise
 
     def add(self, suggestion: Suggestion) -> None:
         """Record a suggestion just ranked."""

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from slack_sdk.models.blocks import Block, Option
 from slack_sdk.models.views import View
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.db import create_database_engine
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -59,3 +64,38 @@ def validate_view() -> Callable[[dict[str, Any]], None]:
 def sqlite_url(tmp_path: Path) -> str:
     """A DATABASE_URL for a fresh SQLite file."""
     return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def fresh_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """fresh_database("sqlite" | "postgresql") -> the URL of an empty database of its own.
+
+    PostgreSQL databases are created on TEST_DATABASE_URL's server (the test skips without it) and
+    dropped at the end of the session.
+    """
+    created: list[str] = []
+    server = os.environ.get("TEST_DATABASE_URL", "")
+
+    def make(kind: str) -> str:
+        name = f"wfd_test_{os.getpid()}_{len(created)}"
+        if kind == "sqlite":
+            created.append("")
+            return f"sqlite:///{tmp_path_factory.mktemp('db') / (name + '.db')}"
+        if not server:
+            pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (.ci/run sets it)")
+        admin = create_database_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        created.append(name)
+        return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    names = [n for n in created if n]
+    if names:
+        admin = create_database_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,10 +11,13 @@ from bot.db import create_database_engine
 from bot.suggestions import Suggestion, SuggestionStore
 
 
-@pytest.fixture
-def stores(sqlite_url: str) -> Iterator[list[SuggestionStore]]:
-    """Four stores on one SQLite file, each with its own engine, as four app processes would have."""
-    engines = [create_database_engine(sqlite_url) for _ in range(4)]
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def stores(
+    request: pytest.FixtureRequest, fresh_database: Callable[[str], str]
+) -> Iterator[list[SuggestionStore]]:
+    """Four stores on one database, each with its own engine, as four app processes would have."""
+    url = fresh_database(request.param)
+    engines = [create_database_engine(url) for _ in range(4)]
     stores = [SuggestionStore(engine) for engine in engines]
     stores[0].create_schema()
     stores[0].add(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
@@ -12,20 +12,39 @@ from urllib.parse import urlencode
 import pytest
 import requests
 from slack_fakes import FakeSlack, RunningApp, app_environment, block_action, sign, start_app
+from sqlalchemy import Engine
 
 from blocks import ids
+from bot.db import create_database_engine
 from bot.personalizer import store
 
 
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, fresh_database: Callable[[str], str]) -> str:
+    """A fresh database shared by the two processes: SQLite, and PostgreSQL when TEST_DATABASE_URL is set."""
+    return fresh_database(request.param)
+
+
 @pytest.fixture(scope="module")
-def second_app(
-    slack_app: RunningApp, fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningApp]:
-    """Another `python app.py` on the session app's DATABASE_URL."""
-    workdir = tmp_path_factory.mktemp("second_app")
-    app = start_app(app_environment(fake_slack, workdir, DATABASE_URL=slack_app.database_url), workdir)
-    yield app
-    app.stop()
+def two_apps(
+    database_url: str, fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RunningApp, RunningApp]]:
+    """Two `python app.py` processes on one DATABASE_URL, as behind a load balancer."""
+    # One after the other: the learning loop's create_tables (bot/personalizer/store.py) can still race
+    # when two processes create a fresh database at the same instant ("table pz_events already exists").
+    workdirs = [tmp_path_factory.mktemp("app") for _ in range(2)]
+    apps = [start_app(app_environment(fake_slack, w, DATABASE_URL=database_url), w) for w in workdirs]
+    yield apps[0], apps[1]
+    for app in apps:
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_db(database_url: str, two_apps: tuple[RunningApp, RunningApp]) -> Iterator[Engine]:
+    """The shared database, to read what the learner logged."""
+    engine = create_database_engine(database_url)
+    yield engine
+    engine.dispose()
 
 
 def _event_id(message: dict[str, Any]) -> str:
@@ -33,8 +52,9 @@ def _event_id(message: dict[str, Any]) -> str:
 
 
 def test_simultaneous_votes_on_two_processes_count_once(
-    slack_app: RunningApp, second_app: RunningApp, fake_slack: FakeSlack, response_url: Any, learner_db: Any
+    two_apps: tuple[RunningApp, RunningApp], fake_slack: FakeSlack, response_url: Any, shared_db: Engine
 ) -> None:
+    slack_app, second_app = two_apps
     name, url = response_url
     state = {
         ids.MENUS_BLOCK: {ids.TASTE_SELECT: {"type": "static_select", "selected_option": {"value": "salty"}}}
@@ -56,13 +76,14 @@ def test_simultaneous_votes_on_two_processes_count_once(
     with ThreadPoolExecutor(len(clicks)) as pool:
         assert list(pool.map(click, clicks)) == [200] * len(clicks)
     fake_slack.wait_for_responses(name, 1 + len(clicks))
-    rewards = [v for v, _ in store.event_rewards(learner_db, event_id)]
+    rewards = [v for v, _ in store.event_rewards(shared_db, event_id)]
     assert len(rewards) == 1 and rewards[0] in (0.0, 1.0)
 
 
 def test_a_suggestion_made_on_one_process_is_continued_on_the_other(
-    slack_app: RunningApp, second_app: RunningApp, fake_slack: FakeSlack, response_url: Any, learner_db: Any
+    two_apps: tuple[RunningApp, RunningApp], fake_slack: FakeSlack, response_url: Any, shared_db: Engine
 ) -> None:
+    slack_app, second_app = two_apps
     name, url = response_url
     slack_app.command("sweet morning", url)
     event_id = _event_id(fake_slack.wait_for_responses(name)[0])
@@ -74,4 +95,4 @@ def test_a_suggestion_made_on_one_process_is_continued_on_the_other(
     slack_app.action(block_action(ids.TRY_ANOTHER, url, value=event_id))
     retried = fake_slack.wait_for_responses(name, 3)[2]
     assert _event_id(retried) != event_id
-    assert [v for v, _ in store.event_rewards(learner_db, event_id)] == [0.0]
+    assert [v for v, _ in store.event_rewards(shared_db, event_id)] == [0.0]
