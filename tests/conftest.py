@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,12 +57,6 @@ def validate_blocks() -> Callable[..., None]:
 def validate_view() -> Callable[[dict[str, Any]], None]:
     """validate_view(view): assert a view (App Home) is what Slack accepts."""
     return _validate_view
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """A DATABASE_URL for a fresh SQLite file."""
-    return f"sqlite:///{tmp_path / 'test.db'}"
 
 
 @pytest.fixture(scope="session")
