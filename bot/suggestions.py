@@ -17,12 +17,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     insert,
     inspect,
     select,
     update,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.db import is_sqlite
 
@@ -42,6 +43,14 @@ suggestions_table = Table(
     Column("rejected", Text, nullable=False),  # JSON: dishes turned down earlier in this chain
     Column("vote", Float),  # NULL until the requester votes; claimed atomically
     Column("retried", Boolean, nullable=False, default=False),  # "Try another" used (claimed atomically)
+    Column("created_at", Float, nullable=False),
+)
+
+# One row per menus message whose Suggest was clicked: a double click ranks once.
+suggest_clicks_table = Table(
+    "slack_suggest_clicks",
+    metadata,
+    Column("click_key", String(160), primary_key=True),  # "<message ts>:<user id>"
     Column("created_at", Float, nullable=False),
 )
 
@@ -142,6 +151,21 @@ class SuggestionStore:
             conn.execute(
                 update(table).where(table.c.event_id == event_id, table.c.vote == value).values(vote=None)
             )
+
+    def claim_suggest(self, click_key: str) -> bool:
+        """Claim the Suggest click on one menus message; False when another click already has it."""
+        try:
+            with self._write_lock, self.engine.begin() as conn:
+                conn.execute(insert(suggest_clicks_table).values(click_key=click_key, created_at=time.time()))
+        except IntegrityError:
+            return False
+        return True
+
+    def release_suggest(self, click_key: str) -> None:
+        """Undo a Suggest claim whose rank failed, so the menus can be clicked again."""
+        table = suggest_clicks_table
+        with self._write_lock, self.engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.click_key == click_key))
 
     def claim_retry(self, event_id: str, requester: str) -> bool:
         """Mark "Try another" used on a 👎'd suggestion; True only for the one click that wins."""

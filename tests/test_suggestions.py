@@ -72,3 +72,12 @@ def test_try_another_only_after_a_thumbs_down_and_only_once(stores: list[Suggest
     assert wins.count(True) == 1
     stores[0].release_retry("ev1")
     assert stores[3].claim_retry("ev1", "U1")
+
+
+def test_a_suggest_click_is_claimed_once_until_released(stores: list[SuggestionStore]) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        wins = list(pool.map(lambda i: stores[i % 4].claim_suggest("1.000100:U1"), range(16)))
+    assert wins.count(True) == 1
+    assert stores[0].claim_suggest("1.000100:U2")  # another user, or another message, is another click
+    stores[1].release_suggest("1.000100:U1")
+    assert stores[2].claim_suggest("1.000100:U1")

@@ -35,12 +35,19 @@ def handle_suggest(services: Services, body: dict[str, Any], respond: Any, clien
         _tell(respond, PICK_TASTE)
         return
     time_of_day = time_of_day or user_time_of_day(client, user_id) or "evening"
+    message_ts = (body.get("container") or {}).get("message_ts")
+    click_key = f"{message_ts}:{user_id}" if message_ts else None
+    if click_key and not services.suggestions.claim_suggest(click_key):
+        logger.info("Suggest on message %s already handled (a double click)", message_ts)
+        return
     try:
         suggestion = rank_suggestion(
             services, requester=user_id, channel=_channel(body), taste=taste, time_of_day=time_of_day
         )
     except Exception:
         logger.exception("rank failed for Suggest")
+        if click_key:
+            services.suggestions.release_suggest(click_key)
         _tell(respond, RANKER_DOWN)
         return
     if suggestion is not None:

@@ -5,6 +5,7 @@ Shared by the end-to-end tests and bench/bench_slack.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -25,6 +26,7 @@ from slack_sdk.signature import SignatureVerifier
 REPO = Path(__file__).resolve().parents[2]
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
+_message_counter = itertools.count()
 REVOKED_TOKEN = "xoxb-revoked-token"  # auth.test refuses this one
 
 
@@ -114,15 +116,17 @@ class FakeSlack:
         """Block until `method` was called `count` times."""
         return self.wait(lambda: self.api_calls(method), count, timeout, method)
 
-    def wait(self, get: Callable[[], list[Any]], count: int, timeout: float, what: str) -> list[Any]:
-        """Wait on the recorder (no sleeping) until get() has `count` items."""
+    def wait(
+        self, get: Callable[[], list[Any]], count: int, timeout: float, what: str, poll: float | None = None
+    ) -> list[Any]:
+        """Wait on the recorder until get() has `count` items; `poll` also re-checks that often (for logs)."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while len(found := get()) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"{what}: {len(found)} of {count} calls after {timeout}s: {found}")
-                self._changed.wait(left)
+                self._changed.wait(left if poll is None else min(left, poll))
             return found
 
     def _record(self, call: Call) -> None:
@@ -310,8 +314,12 @@ def block_action(
     value: str | None = None,
     state: dict[str, Any] | None = None,
     block_id: str = "b",
+    message_ts: str | None = None,
 ) -> dict[str, Any]:
-    """A block_actions payload as Slack sends it for a click in an ephemeral message (no `message`)."""
+    """A block_actions payload as Slack sends it for a click in an ephemeral message (no `message`).
+
+    Each payload is from a message of its own unless `message_ts` names one.
+    """
     action: dict[str, Any] = {
         "action_id": action_id,
         "block_id": block_id,
@@ -326,7 +334,12 @@ def block_action(
         "user": {"id": user, "username": user.lower(), "team_id": "T0FAKE"},
         "api_app_id": "A0FAKE",
         "token": "legacy",
-        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C0DINNER", "is_ephemeral": True},
+        "container": {
+            "type": "message",
+            "message_ts": message_ts or f"1700000000.{next(_message_counter):06d}",
+            "channel_id": "C0DINNER",
+            "is_ephemeral": True,
+        },
         "trigger_id": "1.2.3",
         "channel": {"id": "C0DINNER", "name": "dinner"},
         "state": {"values": state or {}},

@@ -289,3 +289,39 @@ def test_app_home_opened_publishes_the_home_tab(
     )
     view = calls[0]["view"]
     validate_view(json.loads(view) if isinstance(view, str) else view)
+
+
+def test_a_double_click_on_suggest_ranks_once(
+    slack_app: RunningApp, fake_slack: FakeSlack, response_url: Any, learner_db: Any
+) -> None:
+    name, url = response_url
+    state = {
+        ids.MENUS_BLOCK: {ids.TASTE_SELECT: {"type": "static_select", "selected_option": {"value": "sweet"}}}
+    }
+    payload = block_action(ids.SUGGEST, url, value="|night", state=state, message_ts="1700000001.000001")
+    body = urlencode({"payload": json.dumps(payload)})
+    start = threading.Barrier(4)
+
+    def click(_: int) -> int:
+        with requests.Session() as session:
+            session.get(f"{slack_app.base_url}/healthz")
+            start.wait()
+            return session.post(
+                f"{slack_app.base_url}/slack/events", data=body, headers=sign(body)
+            ).status_code
+
+    before = store.count_events(learner_db)
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(click, range(4))) == [200] * 4
+    fake_slack.wait_for_responses(name)
+    fake_slack.wait(  # the other three clicks are dropped (and logged), not ranked
+        lambda: [
+            line for line in slack_app.log().splitlines() if "1700000001.000001 already handled" in line
+        ],
+        3,
+        5,
+        "dropped Suggest clicks",
+        poll=0.02,
+    )
+    assert store.count_events(learner_db) == before + 1
+    assert len(fake_slack.responses(name)) == 1

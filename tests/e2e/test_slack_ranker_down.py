@@ -37,12 +37,17 @@ def test_suggest_with_the_ranker_down_apologises_within_3_seconds(
 ) -> None:
     name, url = response_url
     started = time.monotonic()
-    assert app_without_ranker.action(block_action(ids.SUGGEST, url, value="salty|night")).status_code == 200
+    message_ts = "1700000002.000001"
+    click = block_action(ids.SUGGEST, url, value="salty|night", message_ts=message_ts)
+    assert app_without_ranker.action(click).status_code == 200
     answer = fake_slack.wait_for_responses(name, timeout=3)[0]
     assert time.monotonic() - started < 3
     assert FRIENDLY in answer["text"]
     assert answer["replace_original"] is False  # the menus stay, so the user can click again
     assert app_without_ranker.healthy()
+    # And clicking Suggest again on the same menus is not mistaken for a double click.
+    app_without_ranker.action(block_action(ids.SUGGEST, url, value="salty|night", message_ts=message_ts))
+    assert FRIENDLY in fake_slack.wait_for_responses(name, 2, timeout=3)[1]["text"]
 
 
 def test_text_shortcut_with_the_ranker_down_apologises(
