@@ -44,8 +44,8 @@ def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         raise InvalidRequest("The request body is empty; a JSON object was expected.")
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
+        return _DECODER.decode(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise InvalidRequest(f"The request body is not valid JSON: {_short(exc)}") from None
 
 
@@ -247,6 +247,11 @@ def _timestamp(value: datetime | None) -> str | None:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(
+    parse_constant=_reject_constant
+)  # built once: json.loads(**options) builds one a call
 
 
 def _short(exc: Exception) -> str:
