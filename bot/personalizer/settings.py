@@ -16,7 +16,7 @@ MAX_REWARD_WAIT = 2 * 24 * 3600.0
 MIN_MODEL_UPDATE = 1.0
 MAX_MODEL_UPDATE = 24 * 3600.0
 # Chosen by bench/bench_learning.py: see docs/learning.md for the numbers behind it.
-DEFAULT_POLICY = "--cb_explore_adf --squarecb -q CA --interactions CCA"
+DEFAULT_POLICY = "--cb_explore_adf -q CA --interactions CCA --synthcover"
 
 
 @dataclass(frozen=True)
