@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import multiprocessing
+import os
+import signal
 import socket
 import threading
 import time
@@ -20,13 +23,60 @@ logger = logging.getLogger(__name__)
 
 
 def run_personalizer(config: Any) -> None:
-    """Open the learning loop on config.database_url and serve it on config.host:config.port until stopped."""
+    """Open the learning loop on config.database_url and serve it on config.host:config.port until stopped.
+
+    With config.web_concurrency > 1, that many processes share the listening socket, each with its own loop
+    on the same database (one of them trains); a process that dies takes the others down, so the platform
+    restarts the whole service rather than running it short-handed.
+    """
     if not getattr(config, "personalizer_key", ""):
         raise SystemExit("PERSONALIZER_KEY is not set: the Personalizer service never runs without a key")
+    host = getattr(config, "host", "0.0.0.0")
+    workers = int(getattr(config, "web_concurrency", 1) or 1)
+    logger.info(
+        "Personalizer service on http://%s:%s/personalizer/v1.0 (%d process(es))", host, config.port, workers
+    )
+    if workers <= 1:
+        serve_one(config)
+        return
+    # Create the tables, settings and first model once, before the processes race to do it.
+    from bot.personalizer.loop import open_learning_loop
+
+    open_learning_loop(
+        config.database_url, config.loop_settings, explicit=explicit_settings(config), run_trainer=False
+    ).close()
+    sock = listening_socket(host, config.port)
+    context = multiprocessing.get_context("fork")  # children inherit the socket; each opens its own loop
+    children = [context.Process(target=serve_one, args=(config, sock), daemon=False) for _ in range(workers)]
+    for child in children:
+        child.start()
+    sock.close()
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: Any) -> None:
+        stopping.set()
+        for child in children:
+            if child.is_alive():
+                os.kill(child.pid or 0, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping.is_set() and all(child.is_alive() for child in children):
+        time.sleep(0.2)
+    if not stopping.is_set():
+        logger.error("a service process exited; stopping the others")
+        stop(signal.SIGTERM, None)
+    for child in children:
+        child.join(timeout=30)
+    if not stopping.is_set() or any(child.exitcode not in (0, -signal.SIGTERM) for child in children):
+        raise SystemExit(1)
+
+
+def serve_one(config: Any, sock: socket.socket | None = None) -> None:
+    """One service process: its own learning loop, served by uvicorn (on `sock` when given)."""
     from bot.personalizer.loop import open_learning_loop  # VW and the store load only in this mode
 
     loop = open_learning_loop(config.database_url, config.loop_settings, explicit=explicit_settings(config))
-
     closed = threading.Event()
 
     def close_loop() -> None:
@@ -41,22 +91,31 @@ def run_personalizer(config: Any) -> None:
         # Runs on SIGTERM/SIGINT before uvicorn re-raises the signal: queued writes finish, the lead is freed.
         close_loop()
 
-    host = getattr(config, "host", "0.0.0.0")
-    logger.info("Personalizer service on http://%s:%s/personalizer/v1.0", host, config.port)
+    server_config = uvicorn.Config(
+        build_app(loop, config.personalizer_key, lifespan=lifespan),
+        host=getattr(config, "host", "0.0.0.0"),
+        port=config.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,  # one line per rank would cost more than the rank; errors are still logged
+        log_config=None,  # app.py configured logging once
+        backlog=2048,
+        timeout_graceful_shutdown=5,
+    )
     try:
-        uvicorn.run(
-            build_app(loop, config.personalizer_key, lifespan=lifespan),
-            host=host,
-            port=config.port,
-            loop="uvloop",
-            http="httptools",
-            access_log=False,  # one line per rank would cost more than the rank; errors are still logged
-            log_config=None,  # app.py configured logging once
-            backlog=2048,
-            timeout_graceful_shutdown=5,
-        )
+        uvicorn.Server(server_config).run(sockets=None if sock is None else [sock])
     finally:
         close_loop()  # also when uvicorn could not bind
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket that forked service processes share."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def explicit_settings(config: Any) -> set[str]:

@@ -50,7 +50,7 @@ def wait_healthy(process: subprocess.Popen[bytes], port: int) -> None:
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or accepted by the shared socket before a process serves
             time.sleep(0.1)
     process.kill()
     raise AssertionError("the service did not start")
@@ -103,3 +103,71 @@ def test_configuration_survives_a_restart_unless_the_environment_sets_it(tmp_pat
         assert after["rewardWaitTime"] == "PT2M"  # the environment names this one: it wins
     finally:
         stop(process)
+
+
+WORKERS_SCRIPT = """
+import logging, sys
+from types import SimpleNamespace
+from bot.personalizer.service import run_personalizer
+from bot.personalizer.settings import LoopSettings
+logging.basicConfig(level="INFO", stream=sys.stderr)
+run_personalizer(SimpleNamespace(
+    personalizer_key=sys.argv[1], host="127.0.0.1", port=int(sys.argv[2]), database_url=sys.argv[3],
+    loop_settings=LoopSettings(model_export_frequency=1.0), loop_settings_explicit=(), web_concurrency=2,
+))
+"""
+
+
+def launch_workers(database_url: str, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKERS_SCRIPT, KEY, str(port), database_url],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def child_pids(parent: int) -> list[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+def test_two_processes_share_the_port_and_the_log(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path}/db.sqlite"
+    port = free_port()
+    process = launch_workers(database_url, port)
+    try:
+        wait_healthy(process, port)
+        assert len(child_pids(process.pid)) == 2
+        session = requests.Session()
+        base = f"http://127.0.0.1:{port}/personalizer/v1.0"
+        body = {
+            "contextFeatures": [{"a": "b"}],
+            "actions": [{"id": "x", "features": []}, {"id": "y", "features": []}],
+        }
+        for i in range(40):  # new connections each time: the kernel spreads them over both processes
+            ranked = requests.post(
+                base + "/rank", json=dict(body, eventId=f"e{i}"), headers=HEADERS, timeout=10
+            )
+            assert ranked.status_code == 201
+            reward = session.post(
+                f"{base}/events/e{i}/reward", json={"value": 1}, headers=HEADERS, timeout=10
+            )
+            assert reward.status_code == 204  # whichever process logged the rank
+    finally:
+        output = stop(process)
+    assert process.returncode == 0, output
+    assert output.count("learning loop closed") == 2
+
+
+def test_a_dead_process_takes_the_service_down_for_a_restart(tmp_path: Path) -> None:
+    port = free_port()
+    process = launch_workers(f"sqlite:///{tmp_path}/db.sqlite", port)
+    try:
+        wait_healthy(process, port)
+        os.kill(child_pids(process.pid)[0], signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        output = stop(process) if process.poll() is None else process.stdout.read().decode()  # type: ignore[union-attr]
+    assert process.returncode == 1
+    assert "a service process exited" in output
