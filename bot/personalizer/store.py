@@ -126,7 +126,8 @@ def insert_event_statement() -> Any:
 
 def reward_statement() -> Any:
     """UPDATE that folds one reward into its event; rewards after the deadline change nothing."""
-    at, value = bindparam("at"), bindparam("value")
+    at: Any = bindparam("at")
+    value: Any = bindparam("value")
     in_window = events.c.deadline >= at
     return (
         update(events)
