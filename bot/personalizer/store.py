@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 PENDING, LEARNED, NEVER_LEARNED = 0, 1, 2
 MODELS_KEPT = 3
@@ -115,8 +117,16 @@ class Outcome:
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the loop's tables if they are missing."""
-    metadata.create_all(engine)
+    """Create the loop's tables if they are missing; safe when several processes start together."""
+    for attempt in range(5):
+        try:
+            metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            # Another process created a table between our check and our CREATE: look again.
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def insert_event_statement() -> Any:
@@ -237,14 +247,16 @@ def load_settings(engine: Engine) -> dict[str, Any] | None:
 
 def save_settings(engine: Engine, data: dict[str, Any], now: float) -> None:
     """Store the service configuration (insert or replace)."""
+    change = update(settings_table).where(settings_table.c.name == "service")
     with engine.begin() as conn:
-        changed = conn.execute(
-            update(settings_table)
-            .where(settings_table.c.name == "service")
-            .values(data=json.dumps(data), updated_at=now)
-        ).rowcount
-        if not changed:
+        if conn.execute(change.values(data=json.dumps(data), updated_at=now)).rowcount:
+            return
+    try:
+        with engine.begin() as conn:
             conn.execute(insert(settings_table).values(name="service", data=json.dumps(data), updated_at=now))
+    except IntegrityError:  # another process inserted it first: update theirs
+        with engine.begin() as conn:
+            conn.execute(change.values(data=json.dumps(data), updated_at=now))
 
 
 def get_event(engine: Engine, event_id: str) -> dict[str, Any] | None:
