@@ -40,28 +40,43 @@ def effective_arguments(policy: str, exploration: float) -> str:
     return " ".join([*kept, "--epsilon", repr(float(exploration))])
 
 
+# Learning options a policy may use. Anything else (files, data sources, daemons, predictions or audit
+# output) is refused: policies arrive over the REST API.
+ALLOWED_OPTIONS = frozenset(
+    """
+    --cb_explore_adf --cb_adf --cb_type --epsilon --first --bag --greedify --cover --psi --nounif
+    --synthcover --synthcoverpsi --synthcoversize --squarecb --gamma_scale --gamma_exponent --elim
+    --mellowness --regcb --regcbopt --softmax --lambda --rnd --rnd_alpha --rnd_invlambda --large_action_space
+    --max_actions --cb_min_cost --cb_max_cost --baseline --clip_p
+    -q --quadratic --cubic --interactions --ignore --ignore_linear --keep --noconstant --constant
+    -l --learning_rate --power_t --initial_t --decay_learning_rate --l1 --l2 -b --bit_precision
+    --adaptive --normalized --invariant --sgd --coin --ftrl --pistol --ftrl_alpha --ftrl_beta
+    --loss_function --hash --hash_seed --random_seed --quiet
+    """.split()
+)
+
+
 def check_policy(policy: str) -> None:
-    """Raise ValueError unless Vowpal Wabbit accepts these arguments for a contextual bandit policy."""
+    """Raise ValueError unless these are learning options VW accepts for a contextual bandit policy."""
     words = shlex.split(policy)
-    banned = {
-        "-i",
-        "--initial_regressor",
-        "-f",
-        "--final_regressor",
-        "-d",
-        "--data",
-        "--daemon",
-        "-p",
-        "--port",
-    }
-    if banned.intersection(word.split("=")[0] for word in words):
-        raise ValueError("policy arguments may not name files, data sources or daemons")
+    for word in words:
+        option = word.split("=", 1)[0]
+        if option.startswith("-") and not _is_number(option) and option not in ALLOWED_OPTIONS:
+            raise ValueError(f"{option} is not a learning option a policy may use")
     if "--cb_explore_adf" not in words:
         raise ValueError("policy must contain --cb_explore_adf")
     try:
         Workspace(policy + " --quiet").finish()
     except RuntimeError as exc:
         raise ValueError(f"Vowpal Wabbit rejects the policy: {exc}") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class Policy:

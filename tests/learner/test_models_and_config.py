@@ -96,7 +96,19 @@ def test_a_new_policy_starts_a_fresh_model_and_reset_goes_back_to_the_default(lo
 
 
 @pytest.mark.parametrize(
-    "policy", ["--cb_adf", "--cb_explore_adf --no_such_option", "--cb_explore_adf -f /tmp/x"]
+    "policy",
+    [
+        "--cb_adf",
+        "--cb_explore_adf --no_such_option",
+        "--cb_explore_adf --epsilon 2",
+        # Options that read or write files are never a policy: policies arrive over the REST API.
+        "--cb_explore_adf -f /tmp/model",
+        "--cb_explore_adf --predictions /tmp/out",
+        "--cb_explore_adf --readable_model=/tmp/out",
+        "--cb_explore_adf --invert_hash /tmp/out",
+        "--cb_explore_adf -c",
+        "--cb_explore_adf --dictionary_path /etc",
+    ],
 )
 def test_bad_policies_are_refused(loop, policy):
     with pytest.raises(ValueError):
