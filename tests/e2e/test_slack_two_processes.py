@@ -30,10 +30,16 @@ def two_apps(
     database_url: str, fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[RunningApp, RunningApp]]:
     """Two `python app.py` processes on one DATABASE_URL, as behind a load balancer."""
-    # One after the other: the learning loop's create_tables (bot/personalizer/store.py) can still race
-    # when two processes create a fresh database at the same instant ("table pz_events already exists").
+    # Both at once, as a deploy starts them: both create the schema of a fresh database together.
     workdirs = [tmp_path_factory.mktemp("app") for _ in range(2)]
-    apps = [start_app(app_environment(fake_slack, w, DATABASE_URL=database_url), w) for w in workdirs]
+    with ThreadPoolExecutor(2) as pool:
+        env = [app_environment(fake_slack, w, DATABASE_URL=database_url) for w in workdirs]
+        starting = [pool.submit(start_app, e, w) for e, w in zip(env, workdirs, strict=True)]
+    apps = [f.result() for f in starting if f.exception() is None]
+    if len(apps) < 2:
+        for app in apps:
+            app.stop()
+        raise next(f.exception() for f in starting if f.exception() is not None)
     yield apps[0], apps[1]
     for app in apps:
         app.stop()
