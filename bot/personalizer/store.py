@@ -22,11 +22,9 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
-    case,
     delete,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
@@ -127,45 +125,6 @@ def create_tables(engine: Engine) -> None:
             if attempt == 4:
                 raise
             time.sleep(0.05 * (attempt + 1))
-
-
-def insert_event_statement() -> Any:
-    """INSERT for one logged rank (used by the group-commit writer)."""
-    return insert(events)
-
-
-def reward_statement() -> Any:
-    """UPDATE that folds one reward into its event; rewards after the deadline change nothing."""
-    at: Any = bindparam("at")
-    value: Any = bindparam("value")
-    in_window = events.c.deadline >= at
-    return (
-        update(events)
-        .where(events.c.event_id == bindparam("id"))
-        .values(
-            first_reward=func.coalesce(events.c.first_reward, _case(in_window, value, None)),
-            reward_sum=events.c.reward_sum + _case(in_window, value, 0.0),
-            reward_count=events.c.reward_count + _case(in_window, 1, 0),
-        )
-    )
-
-
-def insert_reward_statement() -> Any:
-    """INSERT that keeps every reward, late ones included."""
-    return insert(rewards)
-
-
-def activate_statement() -> Any:
-    """UPDATE that records the first activation of an event."""
-    return (
-        update(events)
-        .where(events.c.event_id == bindparam("id"))
-        .values(activated_at=func.coalesce(events.c.activated_at, bindparam("at")))
-    )
-
-
-def _case(condition: Any, yes: Any, no: Any) -> Any:
-    return case((condition, yes), else_=literal(no) if no is not None else None)
 
 
 def ready_events(engine: Engine, now: float, aggregation: str, limit: int) -> list[dict[str, Any]]:

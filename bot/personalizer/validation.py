@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,8 @@ from bot.personalizer.features import FeatureError, action_line, context_line, c
 
 MAX_ID_LENGTH = 256
 CACHED_ACTIONS = 20_000
-_COMPACT = (",", ":")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 # An action's VW line depends only on its id and features, and the same menu is ranked again and
 # again: remember lines by the action's JSON, which the event log needs anyway.
 _action_lines: dict[str, str] = {}
@@ -33,7 +35,7 @@ def check_id(value: object, target: str) -> str:
         raise InvalidRequest(f"{target} must be a string.", target=target)
     if not 1 <= len(value) <= MAX_ID_LENGTH:
         raise InvalidRequest(f"{target} must be 1 to {MAX_ID_LENGTH} characters long.", target=target)
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+    if _CONTROL.search(value):
         raise InvalidRequest(f"{target} must not contain control characters.", target=target)
     return value
 
@@ -82,7 +84,7 @@ def featurize_request(request: RankRequest, max_actions: int) -> Featurized:
 
 def _action(action_id: str, features: Any, target: str) -> tuple[str, str]:
     try:
-        as_json = json.dumps({"id": action_id, "features": features}, separators=_COMPACT, allow_nan=False)
+        as_json = _ENCODER.encode({"id": action_id, "features": features})
     except (TypeError, ValueError):
         raise InvalidRequest(
             f"Invalid features of action {action_id!r}: not JSON values", target=target

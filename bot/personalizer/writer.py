@@ -2,6 +2,10 @@
 
 Callers get a Future that resolves only after the transaction that holds their write has committed, so
 nothing is acknowledged before it is durable; many concurrent requests share one commit.
+
+The writer owns one DBAPI connection and sends its five fixed statements through it directly: under load
+SQLAlchemy's per-statement work in this thread competed for the GIL with the request thread and was the
+service's bottleneck. Everything else (schema, queries, training) goes through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -14,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.personalizer import store
 from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailable
 
 logger = logging.getLogger(__name__)
 MAX_BATCH = 512
+EVENT_COLUMNS = [column.name for column in store.events.columns]
 
 
 @dataclass
@@ -30,16 +34,51 @@ class _Write:
     future: Future[None] = field(default_factory=Future)
 
 
+class _Statements:
+    """The hot-path SQL in the DBAPI's parameter style (sqlite3: `?`, psycopg: `%s`)."""
+
+    def __init__(self, dialect: str) -> None:
+        mark = "?" if dialect == "sqlite" else "%s"
+        self.postgres = dialect == "postgresql"
+        self.mark = mark
+        self.insert_event = f"INSERT INTO pz_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})"
+        # Rewards after the deadline change nothing here; pz_rewards keeps them all.
+        self.reward = (
+            "UPDATE pz_events SET "
+            f"first_reward = COALESCE(first_reward, CASE WHEN deadline >= {mark} THEN {mark} END), "
+            f"reward_sum = reward_sum + CASE WHEN deadline >= {mark} THEN {mark} ELSE 0 END, "
+            f"reward_count = reward_count + CASE WHEN deadline >= {mark} THEN 1 ELSE 0 END "
+            f"WHERE event_id = {mark}"
+        )
+        self.insert_reward = (
+            f"INSERT INTO pz_rewards (event_id, value, received_at) VALUES ({mark}, {mark}, {mark})"
+        )
+        self.activate = (
+            f"UPDATE pz_events SET activated_at = COALESCE(activated_at, {mark}) WHERE event_id = {mark}"
+        )
+
+    def known_events(self, cursor: Any, event_ids: list[str]) -> set[str]:
+        """Which of these event IDs are logged."""
+        if self.postgres:
+            cursor.execute("SELECT event_id FROM pz_events WHERE event_id = ANY(%s)", (event_ids,))
+        else:
+            marks = ", ".join(["?"] * len(event_ids))
+            cursor.execute(f"SELECT event_id FROM pz_events WHERE event_id IN ({marks})", event_ids)
+        return {row[0] for row in cursor.fetchall()}
+
+
 class GroupCommitWriter:
     """Owns every write of the hot path; thread-safe `submit_*` methods return Futures."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        dbapi = engine.dialect.dbapi
+        if dbapi is None:
+            raise RuntimeError(f"no DBAPI driver is loaded for {engine.dialect.name}")
+        self._dbapi: Any = dbapi
+        self._sql = _Statements(engine.dialect.name)
+        self._connection: Any = None
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
-        self._insert_event = store.insert_event_statement()
-        self._reward = store.reward_statement()
-        self._insert_reward = store.insert_reward_statement()
-        self._activate = store.activate_statement()
         self._thread = threading.Thread(target=self._run, name="pz-writer", daemon=True)
         self._closed = False
         self._thread.start()
@@ -71,35 +110,44 @@ class GroupCommitWriter:
         return write.future
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            self._commit(batch)
-            if stop:
-                return
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stop = True
+                        break
+                    batch.append(item)
+                self._commit(batch)
+                if stop:
+                    return
+        finally:
+            self._disconnect(invalidate=False)
 
     def _commit(self, batch: list[_Write]) -> None:
         try:
             failures = self._write(batch)
-        except IntegrityError:
+        except self._dbapi.IntegrityError:
+            if len(batch) == 1:
+                batch[0].future.set_exception(
+                    InvalidRequest("An event with this eventId was already ranked.", target="eventId")
+                )
+                return
             # One duplicate event ID must not fail its neighbours: retry each write on its own.
             for write in batch:
-                self._commit_one(write)
+                self._commit([write])
             return
-        except SQLAlchemyError as exc:
+        except self._dbapi.Error as exc:
             logger.error("the event log could not be written: %s", type(exc).__name__)
+            self._disconnect(invalidate=True)
             for write in batch:
                 write.future.set_exception(RankerUnavailable("the event log could not be written"))
             return
@@ -110,46 +158,59 @@ class GroupCommitWriter:
             else:
                 write.future.set_exception(error)
 
-    def _commit_one(self, write: _Write) -> None:
-        try:
-            failures = self._write([write])
-        except IntegrityError:
-            write.future.set_exception(
-                InvalidRequest("An event with this eventId was already ranked.", target="eventId")
-            )
-            return
-        except SQLAlchemyError as exc:
-            logger.error("the event log could not be written: %s", type(exc).__name__)
-            write.future.set_exception(RankerUnavailable("the event log could not be written"))
-            return
-        error = failures.get(id(write))
-        if error is None:
-            write.future.set_result(None)
-        else:
-            write.future.set_exception(error)
-
     def _write(self, batch: list[_Write]) -> dict[int, Exception]:
+        """Write a batch in one transaction; returns the per-write failures (unknown events)."""
+        if self._connection is None:
+            self._connection = self._engine.raw_connection()
+        connection, sql = self._connection, self._sql
         failures: dict[int, Exception] = {}
-        ranks = [w.params for w in batch if w.kind == "rank"]
-        kept_rewards: list[dict[str, Any]] = []
-        with self._engine.begin() as conn:
+        ranks = [tuple(w.params.get(c) for c in EVENT_COLUMNS) for w in batch if w.kind == "rank"]
+        updates = [w for w in batch if w.kind != "rank"]
+        cursor = connection.cursor()
+        try:
             if ranks:
-                conn.execute(self._insert_event, ranks)
-            for write in batch:
-                if write.kind == "reward":
-                    if conn.execute(self._reward, write.params).rowcount != 1:
-                        failures[id(write)] = EventNotFound(write.params["id"])
+                cursor.executemany(sql.insert_event, ranks)
+            if updates:
+                known = sql.known_events(cursor, sorted({w.params["id"] for w in updates}))
+                rewards, activations = [], []
+                for write in updates:
+                    p = write.params
+                    if p["id"] not in known:
+                        failures[id(write)] = EventNotFound(p["id"])
+                    elif write.kind == "reward":
+                        rewards.append(p)
                     else:
-                        kept_rewards.append(
-                            {
-                                "event_id": write.params["id"],
-                                "value": write.params["value"],
-                                "received_at": write.params["at"],
-                            }
-                        )
-                elif write.kind == "activate":
-                    if conn.execute(self._activate, write.params).rowcount != 1:
-                        failures[id(write)] = EventNotFound(write.params["id"])
-            if kept_rewards:
-                conn.execute(self._insert_reward, kept_rewards)
+                        activations.append((p["at"], p["id"]))
+                if rewards:
+                    cursor.executemany(
+                        sql.reward,
+                        [(r["at"], r["value"], r["at"], r["value"], r["at"], r["id"]) for r in rewards],
+                    )
+                    cursor.executemany(sql.insert_reward, [(r["id"], r["value"], r["at"]) for r in rewards])
+                if activations:
+                    cursor.executemany(sql.activate, activations)
+            connection.commit()
+        except BaseException:
+            try:
+                connection.rollback()
+            except self._dbapi.Error:
+                self._disconnect(invalidate=True)
+            raise
+        finally:
+            try:
+                cursor.close()
+            except self._dbapi.Error:
+                pass
         return failures
+
+    def _disconnect(self, invalidate: bool) -> None:
+        if self._connection is None:
+            return
+        try:
+            if invalidate:
+                self._connection.invalidate()
+            else:
+                self._connection.close()
+        except Exception:  # a broken connection may fail to close; it is dropped either way
+            logger.debug("closing the writer's connection failed", exc_info=True)
+        self._connection = None
