@@ -50,6 +50,7 @@ class Config:
     personalizer_key: str = ""
     menu_file: Path = DEFAULT_MENU_FILE
     log_level: str = "INFO"
+    web_concurrency: int = 1
     loop_settings: LoopSettings = field(default_factory=lambda: LoopSettings(model_export_frequency=30.0))
     # The loop-setting fields the environment set explicitly: they win over settings stored in the database.
     loop_settings_explicit: frozenset[str] = frozenset()
@@ -117,6 +118,14 @@ def load_config(environ: Mapping[str, str], mode: str) -> Config:
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append(f"LOG_LEVEL={log_level!r} is invalid: use DEBUG, INFO, WARNING or ERROR")
 
+    web_concurrency = 1
+    raw_workers = get("WEB_CONCURRENCY")
+    if raw_workers:
+        if raw_workers.isdigit() and 1 <= int(raw_workers) <= 64:
+            web_concurrency = int(raw_workers)
+        else:
+            problems.append(f"WEB_CONCURRENCY={raw_workers!r} is invalid: use a whole number 1..64")
+
     loop_settings = LoopSettings(model_export_frequency=30.0)
     try:
         loop_settings = settings_from_env(environ)
@@ -138,6 +147,7 @@ def load_config(environ: Mapping[str, str], mode: str) -> Config:
         personalizer_key=get("PERSONALIZER_KEY"),
         menu_file=menu_file,
         log_level=log_level,
+        web_concurrency=web_concurrency,
         loop_settings=loop_settings,
         loop_settings_explicit=frozenset(f for v, f in LOOP_ENV_VARIABLES.items() if get(v)),
     )

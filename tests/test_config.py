@@ -142,6 +142,7 @@ def test_env_example_documents_every_variable_with_a_comment() -> None:
         "SLACK_APP_TOKEN",
         "SLACK_API_URL",
         "HOST",
+        "WEB_CONCURRENCY",
         "PORT",
         "DATABASE_URL",
         "PERSONALIZER_BACKEND",
@@ -161,3 +162,9 @@ def test_env_example_loads_as_a_valid_console_config() -> None:
     values = dotenv_values(Path(__file__).parents[1] / ".env.example")
     config = load_config({k: v or "" for k, v in values.items()}, "console")
     assert config.personalizer_backend == "local" and config.port == 3000
+
+
+def test_web_concurrency_is_a_small_whole_number() -> None:
+    assert load_config({"PERSONALIZER_KEY": "k", "WEB_CONCURRENCY": "2"}, "personalizer").web_concurrency == 2
+    with pytest.raises(ConfigError, match="WEB_CONCURRENCY"):
+        load_config({"PERSONALIZER_KEY": "k", "WEB_CONCURRENCY": "many"}, "personalizer")

@@ -32,7 +32,7 @@ def run_personalizer(config: Any) -> None:
     if not getattr(config, "personalizer_key", ""):
         raise SystemExit("PERSONALIZER_KEY is not set: the Personalizer service never runs without a key")
     host = getattr(config, "host", "0.0.0.0")
-    workers = int(getattr(config, "web_concurrency", 1) or 1)
+    workers = config.web_concurrency
     logger.info(
         "Personalizer service on http://%s:%s/personalizer/v1.0 (%d process(es))", host, config.port, workers
     )

@@ -10,6 +10,8 @@ service's bottleneck. Everything else (schema, queries, training) goes through S
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import queue
 import threading
@@ -78,6 +80,7 @@ class GroupCommitWriter:
         self._dbapi: Any = dbapi
         self._sql = _Statements(engine.dialect.name)
         self._connection: Any = None
+        self._write_lock = _sqlite_write_lock(engine)
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="pz-writer", daemon=True)
         self._closed = False
@@ -162,10 +165,16 @@ class GroupCommitWriter:
         """Write a batch in one transaction; returns the per-write failures (unknown events)."""
         if self._connection is None:
             self._connection = self._engine.raw_connection()
-        connection, sql = self._connection, self._sql
-        failures: dict[int, Exception] = {}
         ranks = [tuple(w.params.get(c) for c in EVENT_COLUMNS) for w in batch if w.kind == "rank"]
         updates = [w for w in batch if w.kind != "rank"]
+        with self._write_lock():
+            return self._transaction(self._connection, ranks, updates)
+
+    def _transaction(
+        self, connection: Any, ranks: list[tuple[Any, ...]], updates: list[_Write]
+    ) -> dict[int, Exception]:
+        sql = self._sql
+        failures: dict[int, Exception] = {}
         cursor = connection.cursor()
         try:
             if ranks:
@@ -214,3 +223,25 @@ class GroupCommitWriter:
         except Exception:  # a broken connection may fail to close; it is dropped either way
             logger.debug("closing the writer's connection failed", exc_info=True)
         self._connection = None
+
+
+def _sqlite_write_lock(engine: Engine) -> Any:
+    """Serialise the writers of several processes on one SQLite file with a kernel file lock.
+
+    SQLite's own busy handler sleeps 1..100 ms between retries while another process holds the write
+    lock; a blocked flock() wakes as soon as the lock is released, so the wait is the other commit only.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return contextlib.nullcontext
+    handle = open(f"{database}.write-lock", "a")  # noqa: SIM115 - held for the writer's life
+
+    @contextlib.contextmanager
+    def locked() -> Any:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+    return locked
