@@ -96,17 +96,19 @@ class LearningLoop:
     async def rank_async(self, request: RankRequest) -> RankResult:
         """rank() for an event loop: awaits the group commit instead of blocking a thread."""
         prepared = self._prepare(request)
-        await _await(self._writer.submit_event(prepared.row))
+        await self._submitted(lambda waiter: self._writer.submit_event(prepared.row, waiter))
         return prepared.result
 
     async def reward_async(self, event_id: str, value: float) -> None:
         """reward() for an event loop."""
         at = self._clock()
-        await _await(self._writer.submit_reward(check_id(event_id, "eventId"), check_reward(value), at))
+        event_id, value = check_id(event_id, "eventId"), check_reward(value)
+        await self._submitted(lambda waiter: self._writer.submit_reward(event_id, value, at, waiter))
 
     async def activate_async(self, event_id: str) -> None:
         """activate() for an event loop."""
-        await _await(self._writer.submit_activation(check_id(event_id, "eventId"), self._clock()))
+        event_id, at = check_id(event_id, "eventId"), self._clock()
+        await self._submitted(lambda waiter: self._writer.submit_activation(event_id, at, waiter))
 
     # --- training and models -----------------------------------------------------------------------
 
@@ -272,7 +274,18 @@ class LearningLoop:
         if old.policy is not None:
             old.policy.close()
 
-    def _wait(self, future: Future[None]) -> None:
+    async def _submitted(self, submit: Callable[[asyncio.Future[None]], object]) -> None:
+        """Hand a write to the writer and wait, without blocking the event loop, until it is committed."""
+        waiter = asyncio.get_running_loop().create_future()
+        submit(waiter)
+        try:
+            async with asyncio.timeout(WRITE_TIMEOUT):
+                await waiter
+        except TimeoutError:
+            raise RankerUnavailable("the event log did not answer in time") from None
+
+    def _wait(self, future: Future[None] | None) -> None:
+        assert future is not None
         try:
             future.result(timeout=WRITE_TIMEOUT)
         except FutureTimeout:
@@ -353,14 +366,6 @@ def open_learning_loop(
     if run_trainer:
         loop.start()
     return loop
-
-
-async def _await(future: Future[None]) -> None:
-    try:
-        async with asyncio.timeout(WRITE_TIMEOUT):
-            await asyncio.wrap_future(future)
-    except TimeoutError:
-        raise RankerUnavailable("the event log did not answer in time") from None
 
 
 def _new_event_id() -> str:

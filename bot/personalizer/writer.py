@@ -10,13 +10,14 @@ service's bottleneck. Everything else (schema, queries, training) goes through S
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
 import queue
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
@@ -33,7 +34,9 @@ EVENT_COLUMNS = [column.name for column in store.events.columns]
 class _Write:
     kind: str  # "rank", "reward" or "activate"
     params: dict[str, Any]
-    future: Future[None] = field(default_factory=Future)
+    # Exactly one of these is answered: a thread's Future, or an event loop's asyncio future.
+    future: Future[None] | None = None
+    waiter: asyncio.Future[None] | None = None
 
 
 class _Statements:
@@ -86,17 +89,27 @@ class GroupCommitWriter:
         self._closed = False
         self._thread.start()
 
-    def submit_event(self, row: dict[str, Any]) -> Future[None]:
-        """Log a ranked event; fails with InvalidRequest if its event ID is taken."""
-        return self._submit(_Write("rank", row))
+    def submit_event(
+        self, row: dict[str, Any], waiter: asyncio.Future[None] | None = None
+    ) -> Future[None] | None:
+        """Log a ranked event; fails with InvalidRequest if its event ID is taken.
 
-    def submit_reward(self, event_id: str, value: float, at: float) -> Future[None]:
+        Without `waiter`, returns a Future for a thread to wait on; with one (an asyncio future of the
+        caller's event loop), that is answered instead, and nothing is returned.
+        """
+        return self._submit(_Write("rank", row), waiter)
+
+    def submit_reward(
+        self, event_id: str, value: float, at: float, waiter: asyncio.Future[None] | None = None
+    ) -> Future[None] | None:
         """Keep a reward; fails with EventNotFound for an unknown event."""
-        return self._submit(_Write("reward", {"id": event_id, "value": value, "at": at}))
+        return self._submit(_Write("reward", {"id": event_id, "value": value, "at": at}), waiter)
 
-    def submit_activation(self, event_id: str, at: float) -> Future[None]:
+    def submit_activation(
+        self, event_id: str, at: float, waiter: asyncio.Future[None] | None = None
+    ) -> Future[None] | None:
         """Record an activation; fails with EventNotFound for an unknown event."""
-        return self._submit(_Write("activate", {"id": event_id, "at": at}))
+        return self._submit(_Write("activate", {"id": event_id, "at": at}), waiter)
 
     def close(self) -> None:
         """Finish what is queued, then stop the thread."""
@@ -105,9 +118,13 @@ class GroupCommitWriter:
             self._queue.put(None)
             self._thread.join(timeout=30)
 
-    def _submit(self, write: _Write) -> Future[None]:
+    def _submit(self, write: _Write, waiter: asyncio.Future[None] | None) -> Future[None] | None:
+        if waiter is None:
+            write.future = Future()
+        else:
+            write.waiter = waiter
         if self._closed:
-            write.future.set_exception(RankerUnavailable("the learner is shutting down"))
+            _settle([(write, RankerUnavailable("the learner is shutting down"))])
         else:
             self._queue.put(write)
         return write.future
@@ -140,9 +157,8 @@ class GroupCommitWriter:
             failures = self._write(batch)
         except self._dbapi.IntegrityError:
             if len(batch) == 1:
-                batch[0].future.set_exception(
-                    InvalidRequest("An event with this eventId was already ranked.", target="eventId")
-                )
+                duplicate = InvalidRequest("An event with this eventId was already ranked.", target="eventId")
+                _settle([(batch[0], duplicate)])
                 return
             # One duplicate event ID must not fail its neighbours: retry each write on its own.
             for write in batch:
@@ -151,15 +167,9 @@ class GroupCommitWriter:
         except self._dbapi.Error as exc:
             logger.error("the event log could not be written: %s", type(exc).__name__)
             self._disconnect(invalidate=True)
-            for write in batch:
-                write.future.set_exception(RankerUnavailable("the event log could not be written"))
+            _settle([(write, RankerUnavailable("the event log could not be written")) for write in batch])
             return
-        for write in batch:
-            error = failures.get(id(write))
-            if error is None:
-                write.future.set_result(None)
-            else:
-                write.future.set_exception(error)
+        _settle([(write, failures.get(id(write))) for write in batch])
 
     def _write(self, batch: list[_Write]) -> dict[int, Exception]:
         """Write a batch in one transaction; returns the per-write failures (unknown events)."""
@@ -245,3 +255,31 @@ def _sqlite_write_lock(engine: Engine) -> Any:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
     return locked
+
+
+def _settle(outcomes: list[tuple[_Write, Exception | None]]) -> None:
+    """Answer each write's caller; one wake-up per event loop for all of its waiters in the batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], Exception | None]]] = {}
+    for write, error in outcomes:
+        if write.waiter is not None:
+            by_loop.setdefault(write.waiter.get_loop(), []).append((write.waiter, error))
+        elif write.future is not None:
+            if error is None:
+                write.future.set_result(None)
+            else:
+                write.future.set_exception(error)
+    for event_loop, waiters in by_loop.items():
+        try:
+            event_loop.call_soon_threadsafe(_answer_waiters, waiters)
+        except RuntimeError:  # that event loop is closed: nobody is waiting any more
+            pass
+
+
+def _answer_waiters(waiters: list[tuple[asyncio.Future[None], Exception | None]]) -> None:
+    for waiter, error in waiters:
+        if waiter.done():  # the caller gave up (timeout or cancellation)
+            continue
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
