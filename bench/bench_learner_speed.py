@@ -127,7 +127,9 @@ def main() -> None:
         if options.profile:
             profile(workdir, options.profile)
             return
-        print(f"policy: {DEFAULT_POLICY}; SQLite file in {tempfile.gettempdir()}; {os.cpu_count()} CPUs")
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"policy: {DEFAULT_POLICY}; SQLite file in {tempfile.gettempdir()}")
+        print(f"{os.cpu_count()} CPUs, load average before the run (1, 5, 15 min): {load}")
         print("\n| rank, in process, logging included | p50 ms | p99 ms | mean ms | target p99 |")
         print("|---|---|---|---|---|")
         for count, target in ((4, "≤ 1 ms"), (50, "≤ 3 ms")):
