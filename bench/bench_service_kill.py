@@ -16,7 +16,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,10 +30,12 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import bench_service_load as load_bench  # noqa: E402
+from bench_service_load import KEY, free_port  # noqa: E402
+
 from bot.db import create_database_engine  # noqa: E402
 from bot.personalizer import store  # noqa: E402
 
-KEY = "kill-bench-key"
 RANK_BODY = {
     "contextFeatures": [{"taste_preference": "sweet"}, {"time_of_day": "night"}],
     "actions": [
@@ -54,34 +55,9 @@ class Answered:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_service(database_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONALIZER_")}
-    env.update(
-        PERSONALIZER_KEY=KEY,
-        PORT=str(port),
-        HOST="127.0.0.1",
-        DATABASE_URL=database_url,
-        LOG_LEVEL="WARNING",
-        PERSONALIZER_MODEL_UPDATE_FREQUENCY="PT1S",
-    )
-    process = subprocess.Popen([sys.executable, "app.py", "personalizer"], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the service exited with {process.returncode}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                return process
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("the service did not start")
+    """The service with a 1 s model update frequency, so it trains between kills."""
+    return load_bench.start_service(database_url, port, PERSONALIZER_MODEL_UPDATE_FREQUENCY="PT1S")
 
 
 def client(port: int, name: str, answered: Answered, stop: threading.Event) -> None:

@@ -99,11 +99,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_service(database_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_service(database_url: str, port: int, **settings: str) -> subprocess.Popen[bytes]:
+    """`python app.py personalizer` on loopback, waited for until /healthz answers; `settings` add env vars."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONALIZER_")}
     env.update(
         PERSONALIZER_KEY=KEY, PORT=str(port), HOST="127.0.0.1", DATABASE_URL=database_url, LOG_LEVEL="WARNING"
     )
+    env.update(settings)
     process = subprocess.Popen([sys.executable, "app.py", "personalizer"], cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -19,6 +19,7 @@ from bot.listeners.conversation import rank_suggestion, suggestion_message, user
 from bot.menu import TASTES, TIMES_OF_DAY
 from bot.personalizer.base import EventNotFound
 from bot.services import Services
+from bot.suggestions import Suggestion
 
 logger = logging.getLogger(__name__)
 
@@ -66,15 +67,10 @@ def handle_thumbs_down(services: Services, body: dict[str, Any], respond: Any, c
 
 def vote(services: Services, body: dict[str, Any], respond: Any, value: float) -> None:
     """Send the reward once, for the requester only, then show the vote instead of the buttons."""
-    event_id = str(_action(body).get("value") or "")
-    user_id = body["user"]["id"]
-    suggestion = services.suggestions.get(event_id)
+    suggestion = _requesters_suggestion(services, body, respond)
     if suggestion is None:
-        _tell(respond, SUGGESTION_GONE)
         return
-    if user_id != suggestion.requester:
-        _tell(respond, build_only_requester(suggestion.requester))
-        return
+    event_id, user_id = suggestion.event_id, suggestion.requester
     if suggestion.vote is None and services.suggestions.claim_vote(event_id, user_id, value):
         try:
             services.ranker.reward(event_id, value)
@@ -94,15 +90,10 @@ def vote(services: Services, body: dict[str, Any], respond: Any, value: float) -
 
 def handle_try_another(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
     """After 👎, rank again without the rejected dishes, as a new event."""
-    event_id = str(_action(body).get("value") or "")
-    user_id = body["user"]["id"]
-    previous = services.suggestions.get(event_id)
+    previous = _requesters_suggestion(services, body, respond)
     if previous is None:
-        _tell(respond, SUGGESTION_GONE)
         return
-    if user_id != previous.requester:
-        _tell(respond, build_only_requester(previous.requester))
-        return
+    event_id, user_id = previous.event_id, previous.requester
     if not services.suggestions.claim_retry(event_id, user_id):
         logger.info("Try another on %s already claimed (or not after a 👎)", event_id)
         return
@@ -124,6 +115,18 @@ def handle_try_another(services: Services, body: dict[str, Any], respond: Any, c
         respond(text=OUT_OF_IDEAS, replace_original=True)
         return
     respond(replace_original=True, **suggestion_message(suggestion, services.menu))
+
+
+def _requesters_suggestion(services: Services, body: dict[str, Any], respond: Any) -> Suggestion | None:
+    """The clicked suggestion when its requester clicked; otherwise tell the clicker why not, and None."""
+    suggestion = services.suggestions.get(str(_action(body).get("value") or ""))
+    if suggestion is None:
+        _tell(respond, SUGGESTION_GONE)
+        return None
+    if body["user"]["id"] != suggestion.requester:
+        _tell(respond, build_only_requester(suggestion.requester))
+        return None
+    return suggestion
 
 
 def _tell(respond: Any, text: str) -> None:
