@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import threading
 import time
@@ -40,10 +41,11 @@ logger = logging.getLogger(__name__)
 WRITE_TIMEOUT = 10.0
 REFRESH_INTERVAL = 1.0
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
-# Event IDs need to be unique, not secret (the API key guards rewards): a generator seeded once from
-# the OS avoids a getrandom() system call per rank, which costs ~30 µs on some virtual machines.
+# Event IDs need to be unique, not secret (the API key guards rewards): a generator seeded from the OS
+# avoids a getrandom() system call per rank, which costs ~30 µs on some virtual machines. A forked
+# process must not repeat its parent's sequence, so each child reseeds.
 _event_ids = random.Random(uuid.uuid4().int)
-_event_ids_lock = threading.Lock()
+os.register_at_fork(after_in_child=lambda: _event_ids.seed(uuid.uuid4().int))
 
 
 @dataclass
@@ -62,8 +64,11 @@ class _Served:
 class LearningLoop:
     """Implements the Ranker port plus Personalizer's service operations. Thread-safe."""
 
-    def __init__(self, engine: Any, settings: LoopSettings, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, engine: Any, settings: LoopSettings, clock: Callable[[], float], trains: bool = True
+    ) -> None:
         self._engine = engine
+        self._trains = trains
         self._clock = clock
         self._settings = settings
         self._settings_lock = threading.Lock()
@@ -296,7 +301,8 @@ class LearningLoop:
             try:
                 checkpoint(self._engine)
                 self.refresh()
-                if self._clock() - self._last_training >= self._settings.model_export_frequency:
+                due = self._clock() - self._last_training >= self._settings.model_export_frequency
+                if self._trains and due:
                     self.train_once()
             except Exception:  # the loop must outlive a database hiccup
                 logger.exception("the trainer's round failed; retrying next round")
@@ -332,12 +338,15 @@ def open_learning_loop(
     *,
     clock: Callable[[], float] = time.time,
     run_trainer: bool = True,
+    train: bool = True,
     explicit: Collection[str] | None = None,
 ) -> LearningLoop:
     """Open (creating tables if needed) the loop on DATABASE_URL.
 
     Stored settings win over `settings` except for the fields named in `explicit` (None: all of them),
     so a restart keeps what PUT /configurations/service changed unless the environment says otherwise.
+    run_trainer starts the background thread; with train=False it only follows the models and settings
+    other processes publish (a serving process that leaves training to another one).
     """
     engine = create_database_engine(database_url, autocheckpoint=False)
     store.create_tables(engine)
@@ -361,7 +370,7 @@ def open_learning_loop(
             store.publish_model(engine, effective.policy, None, now, now)
         except IntegrityError:
             pass  # another process published the first model at the same moment
-    loop = LearningLoop(engine, effective, clock)
+    loop = LearningLoop(engine, effective, clock, trains=train)
     loop.refresh()
     if run_trainer:
         loop.start()
@@ -369,9 +378,7 @@ def open_learning_loop(
 
 
 def _new_event_id() -> str:
-    with _event_ids_lock:
-        bits = _event_ids.getrandbits(128)
-    return uuid.UUID(int=bits, version=4).hex
+    return uuid.UUID(int=_event_ids.getrandbits(128), version=4).hex  # getrandbits runs under the GIL
 
 
 def _normalised(pmf: list[float], size: int) -> list[float]:

@@ -26,8 +26,9 @@ def run_personalizer(config: Any) -> None:
     """Open the learning loop on config.database_url and serve it on config.host:config.port until stopped.
 
     With config.web_concurrency > 1, that many processes share the listening socket, each with its own loop
-    on the same database (one of them trains); a process that dies takes the others down, so the platform
-    restarts the whole service rather than running it short-handed.
+    on the same database, following the models this supervising process trains at a lower CPU priority
+    (so training never holds a serving process's GIL); a process that dies takes the others down, so the
+    platform restarts the whole service rather than running it short-handed.
     """
     if not getattr(config, "personalizer_key", ""):
         raise SystemExit("PERSONALIZER_KEY is not set: the Personalizer service never runs without a key")
@@ -47,10 +48,16 @@ def run_personalizer(config: Any) -> None:
     ).close()
     sock = listening_socket(host, config.port)
     context = multiprocessing.get_context("fork")  # children inherit the socket; each opens its own loop
-    children = [context.Process(target=serve_one, args=(config, sock), daemon=False) for _ in range(workers)]
+    children = [
+        context.Process(target=serve_one, args=(config, sock, False), daemon=False) for _ in range(workers)
+    ]
     for child in children:
         child.start()
     sock.close()
+    os.nice(10)  # the trainer yields the CPU to the serving processes
+    trainer = open_learning_loop(
+        config.database_url, config.loop_settings, explicit=explicit_settings(config)
+    )
     stopping = threading.Event()
 
     def stop(signum: int, _frame: Any) -> None:
@@ -68,15 +75,18 @@ def run_personalizer(config: Any) -> None:
         stop(signal.SIGTERM, None)
     for child in children:
         child.join(timeout=30)
+    trainer.close()
     if not stopping.is_set() or any(child.exitcode not in (0, -signal.SIGTERM) for child in children):
         raise SystemExit(1)
 
 
-def serve_one(config: Any, sock: socket.socket | None = None) -> None:
-    """One service process: its own learning loop, served by uvicorn (on `sock` when given)."""
+def serve_one(config: Any, sock: socket.socket | None = None, train: bool = True) -> None:
+    """One service process: its own learning loop (training too, unless told not to), served by uvicorn."""
     from bot.personalizer.loop import open_learning_loop  # VW and the store load only in this mode
 
-    loop = open_learning_loop(config.database_url, config.loop_settings, explicit=explicit_settings(config))
+    loop = open_learning_loop(
+        config.database_url, config.loop_settings, explicit=explicit_settings(config), train=train
+    )
     closed = threading.Event()
 
     def close_loop() -> None:

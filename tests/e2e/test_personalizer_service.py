@@ -150,10 +150,22 @@ def test_two_processes_share_the_port_and_the_log(tmp_path: Path) -> None:
                 base + "/rank", json=dict(body, eventId=f"e{i}"), headers=HEADERS, timeout=10
             )
             assert ranked.status_code == 201
+            liked = ranked.json()["rewardActionId"] == "x"
             reward = session.post(
-                f"{base}/events/e{i}/reward", json={"value": 1}, headers=HEADERS, timeout=10
+                f"{base}/events/e{i}/reward", json={"value": 1 if liked else 0}, headers=HEADERS, timeout=10
             )
             assert reward.status_code == 204  # whichever process logged the rank
+        # The supervising process trains (the workers only serve); every worker picks up its model.
+        deadline, streak = time.monotonic() + 30, 0
+        while streak < 10:
+            assert time.monotonic() < deadline, "the workers never served a model that prefers x"
+            answer = requests.post(base + "/rank", json=body, headers=HEADERS, timeout=10)
+            assert answer.status_code == 201, answer.text
+            ranked = answer.json()
+            x = next(r["probability"] for r in ranked["ranking"] if r["id"] == "x")
+            streak = streak + 1 if x > 0.6 else 0
+            if not streak:
+                time.sleep(0.2)  # waiting for the next model publication (every second)
     finally:
         output = stop(process)
     assert process.returncode == 0, output

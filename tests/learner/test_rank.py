@@ -99,3 +99,23 @@ def test_the_action_limit_is_configurable(database_url, clock):
         assert len(loop.rank(RankRequest(SEED_CONTEXT, many(60))).ranking) == 60
     finally:
         loop.close()
+
+
+def test_forked_processes_do_not_repeat_each_others_event_ids():
+    import multiprocessing
+
+    from bot.personalizer.loop import _new_event_id
+
+    _new_event_id()  # the parent's generator is in use before the fork, as in the service
+    context = multiprocessing.get_context("fork")
+    with context.Pool(2) as pool:
+        children = pool.map(_ids_in_child, range(2))
+    parent = [_new_event_id() for _ in range(20)]
+    everything = parent + children[0] + children[1]
+    assert len(set(everything)) == len(everything)
+
+
+def _ids_in_child(_: int) -> list[str]:
+    from bot.personalizer.loop import _new_event_id
+
+    return [_new_event_id() for _ in range(20)]
