@@ -153,7 +153,8 @@ def main() -> None:
             oracle_seeds.append([episode.best_expected(t) for t in range(world.steps)])
         oracle = [sum(v) / options.seeds for v in zip(*oracle_seeds, strict=True)]
         print(
-            f"\n{world_name} world, {world.steps} steps, switch at {world.switch_at}, {options.seeds} seeds"
+            f"\n**{world_name} world**, {world.steps} steps, switch at {world.switch_at}, "
+            f"{options.seeds} seeds\n"
         )
         print(
             "| player | CTR over first 5000 | CTR over last 1000 after the switch | worst seed | secs/run |"
