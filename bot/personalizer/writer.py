@@ -1,7 +1,9 @@
 """Group commit: one writer thread per process batches ranks, rewards and activations into one transaction.
 
-Callers get a Future that resolves only after the transaction that holds their write has committed, so
-nothing is acknowledged before it is durable; many concurrent requests share one commit.
+Callers are answered only after the transaction that holds their write has committed, so nothing is
+acknowledged before it is durable. Event-loop callers share commits: their writes queue up for the writer
+thread, which commits whatever arrived together in one transaction. A thread caller, which blocks anyway,
+commits its own write on the same connection under the same lock.
 
 The writer owns one DBAPI connection and sends its five fixed statements through it directly: under load
 SQLAlchemy's per-statement work in this thread competed for the GIL with the request thread and was the
@@ -83,6 +85,7 @@ class GroupCommitWriter:
         self._dbapi: Any = dbapi
         self._sql = _Statements(engine.dialect.name)
         self._connection: Any = None
+        self._commit_lock = threading.Lock()  # one transaction at a time on the one connection
         self._write_lock = _sqlite_write_lock(engine)
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="pz-writer", daemon=True)
@@ -125,6 +128,11 @@ class GroupCommitWriter:
             write.waiter = waiter
         if self._closed:
             _settle([(write, RankerUnavailable("the learner is shutting down"))])
+        elif waiter is None:
+            # A thread that waits anyway commits its own write: no hand-off to the writer thread and
+            # back, which is most of a synchronous rank's tail on a busy machine.
+            with self._commit_lock:
+                self._commit([write])
         else:
             self._queue.put(write)
         return write.future
@@ -146,7 +154,8 @@ class GroupCommitWriter:
                         stop = True
                         break
                     batch.append(item)
-                self._commit(batch)
+                with self._commit_lock:
+                    self._commit(batch)
                 if stop:
                     return
         finally:
