@@ -23,7 +23,9 @@ from bot.personalizer.learner import Policy, effective_arguments
 from bot.personalizer.settings import LoopSettings
 
 logger = logging.getLogger(__name__)
-BATCH = 5000
+# Events per training transaction: marking them learned holds the database's write lock (SQLite's is one
+# per file), so batches stay small enough that ranks and rewards waiting behind it barely notice.
+BATCH = 1000
 ADVISORY_LOCK_KEY = 0x5A_F0_0D  # one trainer per PostgreSQL database
 
 
@@ -147,11 +149,23 @@ class Trainer:
         self._on_publish = on_publish
         self._base: store.ModelRow | None = None
         self._policy: Policy | None = None
+        self._published: store.ModelRow | None = None
 
     def train_once(self) -> int:
         """Learn every ready event and publish the model; the number of events settled."""
         settings = self._settings()
         now = self._clock()
+        settled = 0
+        try:
+            settled = self._learn_ready(settings, now)
+        finally:
+            if self._published is not None:  # serve the round's last model only, once
+                self._on_publish(self._published)
+                self._published = None
+        self._purge(settings, now)
+        return settled
+
+    def _learn_ready(self, settings: LoopSettings, now: float) -> int:
         settled = 0
         while True:
             latest = store.latest_model(self._engine)
@@ -161,7 +175,7 @@ class Trainer:
                 self._load(latest, settings)
             rows = store.ready_events(self._engine, now, settings.reward_aggregation, BATCH)
             if not rows:
-                break
+                return settled
             outcomes = [outcome_for(row, settings, now) for row in rows]
             learned = self._learn(rows, outcomes)
             assert self._policy is not None and self._base is not None
@@ -179,13 +193,10 @@ class Trainer:
                 logger.warning("another trainer published first; reloading its model")
                 self._drop()
                 return settled
-            self._base = model
-            self._on_publish(model)
+            self._base = self._published = model
             settled += len(rows)
             if len(rows) < BATCH:
-                break
-        self._purge(settings, now)
-        return settled
+                return settled
 
     def close(self) -> None:
         """Release the working model."""
