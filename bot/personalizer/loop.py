@@ -299,7 +299,8 @@ class LearningLoop:
     def _background(self) -> None:
         while not self._stop.wait(min(REFRESH_INTERVAL, self._settings.model_export_frequency)):
             try:
-                checkpoint(self._engine)
+                if self._trains:  # one process per database is enough; each checkpoint fsyncs
+                    checkpoint(self._engine)
                 self.refresh()
                 due = self._clock() - self._last_training >= self._settings.model_export_frequency
                 if self._trains and due:
