@@ -143,6 +143,7 @@ def test_env_example_documents_every_variable_with_a_comment() -> None:
         "SLACK_API_URL",
         "HOST",
         "WEB_CONCURRENCY",
+        "BENCH_DATABASE_URL",
         "PORT",
         "DATABASE_URL",
         "PERSONALIZER_BACKEND",
