@@ -123,8 +123,3 @@ def _load(arguments: str, model: bytes) -> Workspace:
             return Workspace(f"{arguments} -i {shlex.quote(path)} --quiet")
         except RuntimeError as exc:
             raise ValueError(f"not a Vowpal Wabbit model for this policy: {exc}") from None
-
-
-def check_model(model: bytes) -> None:
-    """Raise ValueError unless the bytes load as a VW model."""
-    Policy("", model).close()
