@@ -40,6 +40,7 @@ from bot.personalizer.writer import GroupCommitWriter
 logger = logging.getLogger(__name__)
 WRITE_TIMEOUT = 10.0
 REFRESH_INTERVAL = 1.0
+CHECKPOINT_INTERVAL = 10.0
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 # Event IDs need to be unique, not secret (the API key guards rewards): a generator seeded from the OS
 # avoids a getrandom() system call per rank, which costs ~30 µs on some virtual machines. A forked
@@ -79,6 +80,7 @@ class LearningLoop:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_training = -math.inf
+        self._last_checkpoint = time.monotonic()
 
     # --- the Ranker port -------------------------------------------------------------------------
 
@@ -299,8 +301,11 @@ class LearningLoop:
     def _background(self) -> None:
         while not self._stop.wait(min(REFRESH_INTERVAL, self._settings.model_export_frequency)):
             try:
-                if self._trains:  # one process per database is enough; each checkpoint fsyncs
+                # One process per database is enough, and not too often: each checkpoint fsyncs, and
+                # fewer, larger ones stall fewer requests (p99 over a minute).
+                if self._trains and time.monotonic() - self._last_checkpoint >= CHECKPOINT_INTERVAL:
                     checkpoint(self._engine)
+                    self._last_checkpoint = time.monotonic()
                 self.refresh()
                 due = self._clock() - self._last_training >= self._settings.model_export_frequency
                 if self._trains and due:
