@@ -20,8 +20,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,18 +85,16 @@ class LearningLoop:
     def rank(self, request: RankRequest) -> RankResult:
         """Rank the actions, log the event durably, and return the ranking."""
         prepared = self._prepare(request)
-        self._wait(self._writer.submit_event(prepared.row))
+        self._writer.submit_event(prepared.row)
         return prepared.result
 
     def reward(self, event_id: str, value: float) -> None:
         """Keep a reward for an event (durable on return); EventNotFound for an unknown event."""
-        self._wait(
-            self._writer.submit_reward(check_id(event_id, "eventId"), check_reward(value), self._clock())
-        )
+        self._writer.submit_reward(check_id(event_id, "eventId"), check_reward(value), self._clock())
 
     def activate(self, event_id: str) -> None:
         """Activate an event ranked with defer_activation; EventNotFound for an unknown event."""
-        self._wait(self._writer.submit_activation(check_id(event_id, "eventId"), self._clock()))
+        self._writer.submit_activation(check_id(event_id, "eventId"), self._clock())
 
     async def rank_async(self, request: RankRequest) -> RankResult:
         """rank() for an event loop: awaits the group commit instead of blocking a thread."""
@@ -289,13 +285,6 @@ class LearningLoop:
             async with asyncio.timeout(WRITE_TIMEOUT):
                 await waiter
         except TimeoutError:
-            raise RankerUnavailable("the event log did not answer in time") from None
-
-    def _wait(self, future: Future[None] | None) -> None:
-        assert future is not None
-        try:
-            future.result(timeout=WRITE_TIMEOUT)
-        except FutureTimeout:
             raise RankerUnavailable("the event log did not answer in time") from None
 
     def _background(self) -> None:

@@ -18,7 +18,6 @@ import fcntl
 import logging
 import queue
 import threading
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,9 +35,7 @@ EVENT_COLUMNS = [column.name for column in store.events.columns]
 class _Write:
     kind: str  # "rank", "reward" or "activate"
     params: dict[str, Any]
-    # Exactly one of these is answered: a thread's Future, or an event loop's asyncio future.
-    future: Future[None] | None = None
-    waiter: asyncio.Future[None] | None = None
+    waiter: asyncio.Future[None] | None = None  # an event loop's caller; None for a thread's own commit
 
 
 class _Statements:
@@ -75,7 +72,11 @@ class _Statements:
 
 
 class GroupCommitWriter:
-    """Owns every write of the hot path; thread-safe `submit_*` methods return Futures."""
+    """Owns every write of the hot path. Thread-safe.
+
+    Each `submit_*` call without a `waiter` commits in the calling thread and raises on failure; with one
+    (an asyncio future of the caller's event loop) it queues the write and answers that future instead.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -92,27 +93,19 @@ class GroupCommitWriter:
         self._closed = False
         self._thread.start()
 
-    def submit_event(
-        self, row: dict[str, Any], waiter: asyncio.Future[None] | None = None
-    ) -> Future[None] | None:
-        """Log a ranked event; fails with InvalidRequest if its event ID is taken.
-
-        Without `waiter`, returns a Future for a thread to wait on; with one (an asyncio future of the
-        caller's event loop), that is answered instead, and nothing is returned.
-        """
-        return self._submit(_Write("rank", row), waiter)
+    def submit_event(self, row: dict[str, Any], waiter: asyncio.Future[None] | None = None) -> None:
+        """Log a ranked event; fails with InvalidRequest if its event ID is taken."""
+        self._submit(_Write("rank", row, waiter))
 
     def submit_reward(
         self, event_id: str, value: float, at: float, waiter: asyncio.Future[None] | None = None
-    ) -> Future[None] | None:
+    ) -> None:
         """Keep a reward; fails with EventNotFound for an unknown event."""
-        return self._submit(_Write("reward", {"id": event_id, "value": value, "at": at}), waiter)
+        self._submit(_Write("reward", {"id": event_id, "value": value, "at": at}, waiter))
 
-    def submit_activation(
-        self, event_id: str, at: float, waiter: asyncio.Future[None] | None = None
-    ) -> Future[None] | None:
+    def submit_activation(self, event_id: str, at: float, waiter: asyncio.Future[None] | None = None) -> None:
         """Record an activation; fails with EventNotFound for an unknown event."""
-        return self._submit(_Write("activate", {"id": event_id, "at": at}), waiter)
+        self._submit(_Write("activate", {"id": event_id, "at": at}, waiter))
 
     def close(self) -> None:
         """Finish what is queued, then stop the thread."""
@@ -121,21 +114,20 @@ class GroupCommitWriter:
             self._queue.put(None)
             self._thread.join(timeout=30)
 
-    def _submit(self, write: _Write, waiter: asyncio.Future[None] | None) -> Future[None] | None:
-        if waiter is None:
-            write.future = Future()
-        else:
-            write.waiter = waiter
+    def _submit(self, write: _Write) -> None:
         if self._closed:
-            _settle([(write, RankerUnavailable("the learner is shutting down"))])
-        elif waiter is None:
+            outcomes: list[tuple[_Write, Exception | None]] = [
+                (write, RankerUnavailable("the learner is shutting down"))
+            ]
+        elif write.waiter is None:
             # A thread that waits anyway commits its own write: no hand-off to the writer thread and
             # back, which is most of a synchronous rank's tail on a busy machine.
             with self._commit_lock:
-                self._commit([write])
+                outcomes = self._commit([write])
         else:
             self._queue.put(write)
-        return write.future
+            return
+        _settle(outcomes)
 
     def _run(self) -> None:
         try:
@@ -155,30 +147,28 @@ class GroupCommitWriter:
                         break
                     batch.append(item)
                 with self._commit_lock:
-                    self._commit(batch)
+                    outcomes = self._commit(batch)
+                _settle(outcomes)
                 if stop:
                     return
         finally:
             self._disconnect(invalidate=False)
 
-    def _commit(self, batch: list[_Write]) -> None:
+    def _commit(self, batch: list[_Write]) -> list[tuple[_Write, Exception | None]]:
+        """Commit a batch; each write with its failure (None when it is durable)."""
         try:
             failures = self._write(batch)
         except self._dbapi.IntegrityError:
             if len(batch) == 1:
                 duplicate = InvalidRequest("An event with this eventId was already ranked.", target="eventId")
-                _settle([(batch[0], duplicate)])
-                return
+                return [(batch[0], duplicate)]
             # One duplicate event ID must not fail its neighbours: retry each write on its own.
-            for write in batch:
-                self._commit([write])
-            return
+            return [outcome for write in batch for outcome in self._commit([write])]
         except self._dbapi.Error as exc:
             logger.error("the event log could not be written: %s", type(exc).__name__)
             self._disconnect(invalidate=True)
-            _settle([(write, RankerUnavailable("the event log could not be written")) for write in batch])
-            return
-        _settle([(write, failures.get(id(write))) for write in batch])
+            return [(write, RankerUnavailable("the event log could not be written")) for write in batch]
+        return [(write, failures.get(id(write))) for write in batch]
 
     def _write(self, batch: list[_Write]) -> dict[int, Exception]:
         """Write a batch in one transaction; returns the per-write failures (unknown events)."""
@@ -267,16 +257,13 @@ def _sqlite_write_lock(engine: Engine) -> Any:
 
 
 def _settle(outcomes: list[tuple[_Write, Exception | None]]) -> None:
-    """Answer each write's caller; one wake-up per event loop for all of its waiters in the batch."""
+    """Answer each write's caller: raise a thread's own failure; wake each event loop once for its waiters."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], Exception | None]]] = {}
     for write, error in outcomes:
         if write.waiter is not None:
             by_loop.setdefault(write.waiter.get_loop(), []).append((write.waiter, error))
-        elif write.future is not None:
-            if error is None:
-                write.future.set_result(None)
-            else:
-                write.future.set_exception(error)
+        elif error is not None:  # a thread's own write: only ever alone in its outcomes
+            raise error
     for event_loop, waiters in by_loop.items():
         try:
             event_loop.call_soon_threadsafe(_answer_waiters, waiters)
