@@ -168,11 +168,19 @@ class Trainer:
     def _learn_ready(self, settings: LoopSettings, now: float) -> int:
         settled = 0
         while True:
-            latest = store.latest_model(self._engine)
-            if latest is None:
-                return settled
-            if self._base is None or self._base.version != latest.version or self._policy is None:
-                self._load(latest, settings)
+            # Reload only when someone else published (import, reset, another trainer): the model this
+            # trainer just published is already in memory.
+            if self._base is None or self._policy is None:
+                stale = True
+            else:
+                stale = store.latest_model_version(self._engine) != self._base.version
+            if stale:
+                found = store.latest_model(self._engine)
+                if found is None:
+                    return settled
+                self._load(found, settings)
+            latest = self._base
+            assert latest is not None
             rows = store.ready_events(self._engine, now, settings.reward_aggregation, BATCH)
             if not rows:
                 return settled
