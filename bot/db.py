@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 
 def create_database_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> Engine:
@@ -57,3 +59,19 @@ def checkpoint(engine: Engine) -> None:
 def is_sqlite(engine: Engine) -> bool:
     """True when the engine talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+def create_tables(metadata: MetaData, engine: Engine, attempts: int = 5) -> None:
+    """Create the missing tables of `metadata`; safe when several processes start together.
+
+    create_all checks, then creates: another process may create a table in between, and our CREATE then
+    fails. Looking again (and creating whatever is still missing) settles it.
+    """
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))

@@ -19,13 +19,12 @@ from sqlalchemy import (
     Text,
     delete,
     insert,
-    inspect,
     select,
     update,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
-from bot.db import is_sqlite
+from bot.db import create_tables, is_sqlite
 
 metadata = MetaData()
 
@@ -84,12 +83,7 @@ class SuggestionStore:
 
     def create_schema(self) -> None:
         """Create the table if it is missing (safe when several processes start at once)."""
-        try:
-            metadata.create_all(self.engine, checkfirst=True)
-        except DBAPIError:
-            # Another process created it between our check and our CREATE TABLE: fine if it is there now.
-            if not inspect(self.engine).has_table(suggestions_table.name):
-                raise
+        create_tables(metadata, self.engine)
 
     def add(self, suggestion: Suggestion) -> None:
         """Record a suggestion just ranked."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +28,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
+
+from bot import db
 
 PENDING, LEARNED, NEVER_LEARNED = 0, 1, 2
 MODELS_KEPT = 3
@@ -116,15 +117,7 @@ class Outcome:
 
 def create_tables(engine: Engine) -> None:
     """Create the loop's tables if they are missing; safe when several processes start together."""
-    for attempt in range(5):
-        try:
-            metadata.create_all(engine)
-            return
-        except (OperationalError, ProgrammingError, IntegrityError):
-            # Another process created a table between our check and our CREATE: look again.
-            if attempt == 4:
-                raise
-            time.sleep(0.05 * (attempt + 1))
+    db.create_tables(metadata, engine)
 
 
 def ready_events(engine: Engine, now: float, aggregation: str, limit: int) -> list[dict[str, Any]]:
