@@ -96,13 +96,7 @@ def load_config(environ: Mapping[str, str], mode: str) -> Config:
     if app_token and not app_token.startswith("xapp-"):
         problems.append("SLACK_APP_TOKEN must start with xapp- (an app-level token), or be unset")
 
-    port = DEFAULT_PORT
-    raw_port = get("PORT")
-    if raw_port:
-        if raw_port.isdigit() and 1 <= int(raw_port) <= 65535:
-            port = int(raw_port)
-        else:
-            problems.append(f"PORT={raw_port!r} is invalid: use a whole number 1..65535")
+    port = _whole_number(get, "PORT", DEFAULT_PORT, 1, 65535, problems)
 
     database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
     try:
@@ -118,13 +112,7 @@ def load_config(environ: Mapping[str, str], mode: str) -> Config:
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append(f"LOG_LEVEL={log_level!r} is invalid: use DEBUG, INFO, WARNING or ERROR")
 
-    web_concurrency = 1
-    raw_workers = get("WEB_CONCURRENCY")
-    if raw_workers:
-        if raw_workers.isdigit() and 1 <= int(raw_workers) <= 64:
-            web_concurrency = int(raw_workers)
-        else:
-            problems.append(f"WEB_CONCURRENCY={raw_workers!r} is invalid: use a whole number 1..64")
+    web_concurrency = _whole_number(get, "WEB_CONCURRENCY", 1, 1, 64, problems)
 
     loop_settings = LoopSettings(model_export_frequency=30.0)
     try:
@@ -156,6 +144,19 @@ def load_config(environ: Mapping[str, str], mode: str) -> Config:
 def slack_configured(environ: Mapping[str, str]) -> bool:
     """True when the bot's required Slack settings are present (what `app.py auto` checks)."""
     return all(environ.get(name, "").strip() for name in REQUIRED_BY_MODE["bot"])
+
+
+def _whole_number(
+    get: Callable[[str], str], name: str, default: int, low: int, high: int, problems: list[str]
+) -> int:
+    """The variable as a whole number in low..high, its default when unset; else a problem naming it."""
+    raw = get(name)
+    if not raw:
+        return default
+    if raw.isdigit() and low <= int(raw) <= high:
+        return int(raw)
+    problems.append(f"{name}={raw!r} is invalid: use a whole number {low}..{high}")
+    return default
 
 
 def _azure_missing(get: Callable[[str], str]) -> list[str]:
