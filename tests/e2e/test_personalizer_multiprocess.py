@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from slack_fakes import FakeSlack, RunningApp, app_environment, block_action, free_port, start_app
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from blocks import ids
 from bot.db import create_database_engine
@@ -24,16 +24,9 @@ KEY = "multi-process-key"
 
 
 @pytest.fixture(scope="module")
-def postgres_url() -> str:
-    """TEST_DATABASE_URL, emptied: the three processes share it as production shares DATABASE_URL."""
-    url = os.environ.get("TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        pytest.skip("the multi-process test needs TEST_DATABASE_URL, a real PostgreSQL (.ci/run sets it up)")
-    engine = create_database_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    return url
+def postgres_url(fresh_database: Callable[[str], str]) -> str:
+    """An empty PostgreSQL database: the three processes share it as production shares DATABASE_URL."""
+    return fresh_database("postgresql")
 
 
 @pytest.fixture(scope="module")

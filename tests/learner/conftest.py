@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
-from sqlalchemy import text
 
-from bot.db import create_database_engine
 from bot.personalizer.base import RankableAction
 
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -33,19 +28,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A fresh, empty database for one test."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/learner.db"
-        return
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL (.ci/run sets it)")
-    engine = create_database_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    yield url
+def database_url(request: pytest.FixtureRequest, fresh_database) -> str:
+    """A fresh, empty database for one test (tests/conftest.py makes it)."""
+    return fresh_database(request.param)
 
 
 SEED_ACTIONS = [
