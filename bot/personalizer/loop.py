@@ -250,7 +250,7 @@ class LearningLoop:
             "event_id": event_id,
             "ranked_at": now,
             "deadline": now + settings.reward_wait_time,
-            "context": _ENCODER.encode(request.context_features),
+            "context": featurized.context_json,
             "actions": featurized.actions_json,
             "excluded": _ENCODER.encode(request.excluded_actions),
             "chosen_id": actions[chosen].id,

@@ -11,21 +11,23 @@ from bot.personalizer.base import InvalidRequest, RankRequest
 from bot.personalizer.features import FeatureError, action_line, context_line, count_features
 
 MAX_ID_LENGTH = 256
-CACHED_ACTIONS = 20_000
+CACHED = 20_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-# An action's VW line depends only on its id and features, and the same menu is ranked again and
-# again: remember lines by the action's JSON, which the event log needs anyway.
-_action_lines: dict[str, str] = {}
+# The same menus and contexts are ranked again and again, and their JSON is what the event log keeps
+# anyway: remember what validating and featurizing them gave, keyed by that JSON.
+_contexts: dict[str, str] = {}  # context JSON -> shared line
+_menus: dict[tuple[str, tuple[str, ...]], tuple[tuple[int, ...], tuple[str, ...], str]] = {}
 
 
 @dataclass(frozen=True)
 class Featurized:
-    """A valid rank request in VW's terms, and the allowed actions' JSON for the event log."""
+    """A valid rank request in VW's terms, and its context and allowed actions as JSON for the event log."""
 
     shared: str
-    allowed: list[int]
-    lines: list[str]
+    allowed: tuple[int, ...]
+    lines: tuple[str, ...]
+    context_json: str
     actions_json: str
 
 
@@ -56,46 +58,72 @@ def featurize_request(request: RankRequest, max_actions: int) -> Featurized:
         check_id(request.event_id, "eventId")
     if not isinstance(request.defer_activation, bool):
         raise InvalidRequest("deferActivation must be true or false.", target="deferActivation")
+    context_json, shared = _context(request.context_features)
+    menu = _encoded([[getattr(a, "id", None), getattr(a, "features", None)] for a in request.actions])
+    key = (menu or "", tuple(request.excluded_actions))
+    found = _menus.get(key) if menu is not None else None
+    if found is None:
+        found = _menu(request.actions, set(request.excluded_actions))
+        if menu is not None:
+            _remember(_menus, key, found)
+    allowed, lines, actions_json = found
+    return Featurized(shared, allowed, lines, context_json, actions_json)
+
+
+def _context(features: Any) -> tuple[str, str]:
+    """The context as JSON and as VW's shared line."""
+    as_json = _encoded(features)
+    if as_json is not None and (shared := _contexts.get(as_json)) is not None:
+        return as_json, shared
     try:
-        if count_features(request.context_features) == 0:
+        if count_features(features) == 0:
             raise InvalidRequest("contextFeatures must hold at least one feature.", target="contextFeatures")
-        shared = context_line(request.context_features)
+        shared = context_line(features)
     except FeatureError as exc:
         raise InvalidRequest(f"Invalid context features: {exc}", target="contextFeatures") from None
-    excluded = set(request.excluded_actions)
+    if as_json is None:
+        raise InvalidRequest("Invalid context features: not JSON values", target="contextFeatures")
+    _remember(_contexts, as_json, shared)
+    return as_json, shared
+
+
+def _menu(actions: list[Any], excluded: set[str]) -> tuple[tuple[int, ...], tuple[str, ...], str]:
+    """Validate the actions: the allowed positions, their VW lines, and their JSON for the event log."""
     seen: set[str] = set()
     allowed: list[int] = []
     lines: list[str] = []
     logged: list[str] = []
-    for position, action in enumerate(request.actions):
+    for position, action in enumerate(actions):
         action_id = check_id(getattr(action, "id", None), f"actions[{position}].id")
         if action_id in seen:
             raise InvalidRequest(f"Duplicate action ID {action_id!r}.", target=f"actions[{position}].id")
         seen.add(action_id)
-        as_json, line = _action(action_id, action.features, f"actions[{position}].features")
+        target = f"actions[{position}].features"
+        as_json = _encoded({"id": action_id, "features": action.features})
+        try:
+            line = action_line(action_id, action.features)
+        except FeatureError as exc:
+            raise InvalidRequest(f"Invalid features of action {action_id!r}: {exc}", target=target) from None
+        if as_json is None:
+            raise InvalidRequest(f"Invalid features of action {action_id!r}: not JSON values", target=target)
         if action_id not in excluded:
             allowed.append(position)
             lines.append(line)
             logged.append(as_json)
     if not allowed:
         raise InvalidRequest("Every action is excluded: nothing is left to rank.", target="excludedActions")
-    return Featurized(shared, allowed, lines, "[" + ",".join(logged) + "]")
+    return tuple(allowed), tuple(lines), "[" + ",".join(logged) + "]"
 
 
-def _action(action_id: str, features: Any, target: str) -> tuple[str, str]:
+def _encoded(value: Any) -> str | None:
+    """Compact JSON, or None for what JSON cannot hold (NaN, objects): validation then says what is wrong."""
     try:
-        as_json = _ENCODER.encode({"id": action_id, "features": features})
+        return _ENCODER.encode(value)
     except (TypeError, ValueError):
-        raise InvalidRequest(
-            f"Invalid features of action {action_id!r}: not JSON values", target=target
-        ) from None
-    line = _action_lines.get(as_json)
-    if line is None:
-        try:
-            line = action_line(action_id, features)
-        except FeatureError as exc:
-            raise InvalidRequest(f"Invalid features of action {action_id!r}: {exc}", target=target) from None
-        if len(_action_lines) >= CACHED_ACTIONS:
-            _action_lines.clear()
-        _action_lines[as_json] = line
-    return as_json, line
+        return None
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= CACHED:
+        cache.clear()
+    cache[key] = value

@@ -93,6 +93,37 @@ def test_bad_requests_get_a_specific_error_and_log_nothing(loop, request_, targe
     assert store.count_events(loop._engine) == 0
 
 
+def test_a_menu_ranked_before_still_follows_each_requests_exclusions(loop):
+    loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["juice"]))  # remembered by its JSON
+    result = loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["pasta", "salad"]))
+    assert {r.id for r in result.ranking if r.probability > 0} == {"ice cream", "juice"}
+    row = store.get_event(loop._engine, result.event_id)
+    assert row is not None and "pasta" not in row["actions"] and "juice" in row["actions"]
+    with pytest.raises(InvalidRequest) as error:
+        loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, [a.id for a in SEED_ACTIONS]))
+    assert error.value.target == "excludedActions"
+
+
+@pytest.mark.parametrize(
+    "request_, target, message",
+    [
+        (RankRequest([{"hunger": float("nan")}], SEED_ACTIONS), "contextFeatures", "finite"),
+        (RankRequest([{"when": object()}], SEED_ACTIONS), "contextFeatures", "unsupported value"),
+        (
+            RankRequest(SEED_CONTEXT, [RankableAction("x", [{"n": float("inf")}])]),
+            "actions[0].features",
+            "finite",
+        ),
+    ],
+)
+def test_features_json_cannot_hold_are_refused_with_the_reason(loop, request_, target, message):
+    for _ in range(2):  # the second time too: nothing invalid is remembered
+        with pytest.raises(InvalidRequest, match=message) as error:
+            loop.rank(request_)
+        assert error.value.target == target
+    assert store.count_events(loop._engine) == 0
+
+
 def test_the_action_limit_is_configurable(database_url, clock):
     loop = open_learning_loop(database_url, LoopSettings(max_actions=60), clock=clock, run_trainer=False)
     try:
