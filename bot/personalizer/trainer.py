@@ -9,6 +9,7 @@ reloads the published one; the events it had learned are still pending, and are 
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 # per file), so batches stay small enough that ranks and rewards waiting behind it barely notice.
 BATCH = 1000
 ADVISORY_LOCK_KEY = 0x5A_F0_0D  # one trainer per PostgreSQL database
+CACHED_LINES = 4096
 
 
 def outcome_for(row: dict[str, Any], settings: LoopSettings, now: float) -> store.Outcome:
@@ -54,12 +56,21 @@ def training_lines(row: dict[str, Any], value: float) -> list[str] | None:
         target, cost, probability = row["model_choice_id"], -1.0 if matched else 0.0, row["model_probability"]
     else:
         return None
-    actions = json.loads(row["actions"])
-    lines = [context_line(json.loads(row["context"]))]
-    for action in actions:
-        line = action_line(action["id"], action["features"])
-        lines.append(f"0:{cost!r}:{probability!r} {line}" if action["id"] == target else line)
+    lines = [_shared_line(row["context"])]
+    for action_id, line in _action_lines(row["actions"]):
+        lines.append(f"0:{cost!r}:{probability!r} {line}" if action_id == target else line)
     return lines
+
+
+# Logged events repeat the same contexts and menus: featurize each JSON text once.
+@functools.lru_cache(maxsize=CACHED_LINES)
+def _shared_line(context_json: str) -> str:
+    return context_line(json.loads(context_json))
+
+
+@functools.lru_cache(maxsize=CACHED_LINES)
+def _action_lines(actions_json: str) -> tuple[tuple[str, str], ...]:
+    return tuple((a["id"], action_line(a["id"], a["features"])) for a in json.loads(actions_json))
 
 
 class Leadership:
