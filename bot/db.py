@@ -62,7 +62,8 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def create_tables(metadata: MetaData, engine: Engine, attempts: int = 5) -> None:
-    """Create the missing tables of `metadata`; safe when several processes start together.
+    """Create the missing tables of `metadata`, and indexes added to tables made before; safe when
+    several processes start together.
 
     create_all checks, then creates: another process may create a table in between, and our CREATE then
     fails. Looking again (and creating whatever is still missing) settles it.
@@ -70,6 +71,9 @@ def create_tables(metadata: MetaData, engine: Engine, attempts: int = 5) -> None
     for attempt in range(attempts):
         try:
             metadata.create_all(engine, checkfirst=True)
+            for table in metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(engine, checkfirst=True)
             return
         except DBAPIError:
             if attempt == attempts - 1:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Select,
     SmallInteger,
     String,
     Table,
@@ -24,8 +25,10 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -61,9 +64,28 @@ events = Table(
     Column("state", SmallInteger, nullable=False, default=PENDING),
     Column("learned_value", Float),
     Column("learned_at", Float),
-    Index("ix_pz_events_state_deadline", "state", "deadline"),
-    Index("ix_pz_events_ranked_at", "ranked_at"),
+    # The log split by state, both halves in ranking order: the trainer's queue of pending events, and
+    # the settled events that log retention deletes oldest first. Split, so the trainer's query never
+    # walks the learned log (most of it), and PostgreSQL's planner has no other index to pick for it.
+    Index(
+        "ix_pz_events_pending",
+        "ranked_at",
+        "event_id",
+        sqlite_where=text(f"state = {PENDING}"),
+        postgresql_where=text(f"state = {PENDING}"),
+    ),
+    Index(
+        "ix_pz_events_settled",
+        "ranked_at",
+        sqlite_where=text(f"state <> {PENDING}"),
+        postgresql_where=text(f"state <> {PENDING}"),
+    ),
 )
+
+# The indexes' conditions, written out (not bound parameters) so that the query planners can see that a
+# query's condition matches an index's.
+IS_PENDING = events.c.state == literal_column(str(PENDING))
+IS_SETTLED = events.c.state != literal_column(str(PENDING))
 
 rewards = Table(
     "pz_rewards",
@@ -116,12 +138,21 @@ class Outcome:
 
 
 def create_tables(engine: Engine) -> None:
-    """Create the loop's tables if they are missing; safe when several processes start together."""
+    """Create the loop's tables and indexes if they are missing; safe when several processes start together."""
     db.create_tables(metadata, engine)
+    with engine.begin() as conn:  # superseded by the two above; databases made before still have them
+        conn.execute(text("DROP INDEX IF EXISTS ix_pz_events_state_deadline"))
+        conn.execute(text("DROP INDEX IF EXISTS ix_pz_events_ranked_at"))
 
 
 def ready_events(engine: Engine, now: float, aggregation: str, limit: int) -> list[dict[str, Any]]:
     """Pending events whose outcome is known: the window closed, or (earliest) a reward already decided it."""
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(ready_events_query(now, aggregation, limit))]
+
+
+def ready_events_query(now: float, aggregation: str, limit: int) -> Select[Any]:
+    """The trainer's query, oldest first; it walks ix_pz_events_pending, never the learned log."""
     closed = events.c.deadline < now
     if aggregation == "earliest":
         decided = and_(
@@ -131,14 +162,12 @@ def ready_events(engine: Engine, now: float, aggregation: str, limit: int) -> li
         condition = or_(closed, decided)
     else:
         condition = closed
-    query = (
+    return (
         select(events)
-        .where(events.c.state == PENDING, condition)
+        .where(IS_PENDING, condition)
         .order_by(events.c.ranked_at, events.c.event_id)
         .limit(limit)
     )
-    with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]
 
 
 def latest_model(engine: Engine) -> ModelRow | None:
@@ -241,7 +270,12 @@ def count_events(engine: Engine, state: int | None = None) -> int:
 def oldest_event_time(engine: Engine) -> float | None:
     """When the oldest logged event was ranked, or None."""
     with engine.connect() as conn:
-        return conn.execute(select(func.min(events.c.ranked_at))).scalar()
+        # One minimum per index: a min() over the whole table would read all of it.
+        oldest = [
+            conn.execute(select(func.min(events.c.ranked_at)).where(state)).scalar()
+            for state in (IS_PENDING, IS_SETTLED)
+        ]
+    return min((t for t in oldest if t is not None), default=None)
 
 
 def delete_events(engine: Engine, before: float | None = None) -> int:
@@ -249,6 +283,6 @@ def delete_events(engine: Engine, before: float | None = None) -> int:
     with engine.begin() as conn:
         doomed = select(events.c.event_id)
         if before is not None:
-            doomed = doomed.where(events.c.ranked_at < before, events.c.state != PENDING)
+            doomed = doomed.where(events.c.ranked_at < before, IS_SETTLED)
         conn.execute(delete(rewards).where(rewards.c.event_id.in_(doomed.scalar_subquery())))
         return conn.execute(delete(events).where(events.c.event_id.in_(doomed.scalar_subquery()))).rowcount
