@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +58,29 @@ def checkpoint(engine: Engine) -> None:
     if is_sqlite(engine):
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def write_lock(engine: Engine) -> Callable[[], AbstractContextManager[None]]:
+    """A lock that every process writing to the same SQLite file takes around its write transactions.
+
+    SQLite's own busy handler sleeps 1..100 ms between retries while another connection holds the write
+    lock; a blocked flock() wakes as soon as the lock is released, so the wait is the other commit only.
+    Elsewhere (PostgreSQL, in-memory SQLite) it is a no-op: the database orders the writers itself.
+    """
+    database = engine.url.database
+    if not is_sqlite(engine) or not database or database == ":memory:":
+        return contextlib.nullcontext
+    handle = open(f"{database}.write-lock", "a")  # noqa: SIM115 - held for the lock's life
+
+    @contextlib.contextmanager
+    def locked() -> Iterator[None]:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+    return locked
 
 
 def is_sqlite(engine: Engine) -> bool:

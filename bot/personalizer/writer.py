@@ -13,8 +13,6 @@ service's bottleneck. Everything else (schema, queries, training) goes through S
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import logging
 import queue
 import threading
@@ -23,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bot.db import write_lock
 from bot.personalizer import store
 from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailable
 
@@ -87,7 +86,7 @@ class GroupCommitWriter:
         self._sql = _Statements(engine.dialect.name)
         self._connection: Any = None
         self._commit_lock = threading.Lock()  # one transaction at a time on the one connection
-        self._write_lock = _sqlite_write_lock(engine)
+        self._write_lock = write_lock(engine)
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="pz-writer", daemon=True)
         self._closed = False
@@ -232,28 +231,6 @@ class GroupCommitWriter:
         except Exception:  # a broken connection may fail to close; it is dropped either way
             logger.debug("closing the writer's connection failed", exc_info=True)
         self._connection = None
-
-
-def _sqlite_write_lock(engine: Engine) -> Any:
-    """Serialise the writers of several processes on one SQLite file with a kernel file lock.
-
-    SQLite's own busy handler sleeps 1..100 ms between retries while another process holds the write
-    lock; a blocked flock() wakes as soon as the lock is released, so the wait is the other commit only.
-    """
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        return contextlib.nullcontext
-    handle = open(f"{database}.write-lock", "a")  # noqa: SIM115 - held for the writer's life
-
-    @contextlib.contextmanager
-    def locked() -> Any:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-    return locked
 
 
 def _settle(outcomes: list[tuple[_Write, Exception | None]]) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from bot.db import write_lock
 from bot.personalizer import store
 from bot.personalizer.base import EventNotFound, InvalidRequest, RankRequest
 from bot.personalizer.loop import open_learning_loop
@@ -258,3 +261,19 @@ def test_two_trainers_racing_from_one_model_publish_once(database_url, clock):
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_on_sqlite_training_takes_turns_with_the_services_writers(loop, clock):
+    """The trainer's commit waits on the writers' file lock, as a rank or reward from any process does."""
+    loop.reward(rank(loop), 1.0)
+    holder = write_lock(loop._engine)
+    trained: list[int] = []
+    with holder():  # another process's writer, mid-commit
+        thread = threading.Thread(target=lambda: trained.append(loop.train_once()))
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive() and not trained
+        assert store.count_events(loop._engine, store.LEARNED) == 0
+    thread.join(timeout=10)
+    assert trained == [1] and store.count_events(loop._engine, store.LEARNED) == 1
