@@ -194,7 +194,10 @@ def commit_training(engine: Engine, outcomes: list[Outcome], model: ModelRow, no
                 update(events)
                 .where(events.c.event_id == bindparam("eid"), events.c.state == PENDING)
                 .values(state=bindparam("new_state"), learned_value=bindparam("value"), learned_at=now),
-                [{"eid": o.event_id, "new_state": o.state, "value": o.value} for o in outcomes],
+                [  # in event ID order, as the service's writers lock rows (no deadlock between them)
+                    {"eid": o.event_id, "new_state": o.state, "value": o.value}
+                    for o in sorted(outcomes, key=lambda o: o.event_id)
+                ],
             )
         conn.execute(insert(models).values(**model.__dict__))
         conn.execute(delete(models).where(models.c.version <= model.version - MODELS_KEPT))

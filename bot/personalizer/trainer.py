@@ -216,6 +216,9 @@ class Trainer:
                 logger.warning("another trainer published first; reloading its model")
                 self._drop()
                 return settled
+            except SQLAlchemyError:
+                self._drop()  # it learned what was not published: start again from the published model
+                raise
             self._base = self._published = model
             settled += len(rows)
             if len(rows) < BATCH:

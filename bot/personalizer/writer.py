@@ -27,6 +27,7 @@ from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailab
 
 logger = logging.getLogger(__name__)
 MAX_BATCH = 512
+WRITERS_POSTGRES = 4
 EVENT_COLUMNS = [column.name for column in store.events.columns]
 
 
@@ -61,9 +62,13 @@ class _Statements:
         )
 
     def known_events(self, cursor: Any, event_ids: list[str]) -> set[str]:
-        """Which of these event IDs are logged."""
+        """Which of these event IDs are logged; on PostgreSQL their rows are locked too, in event ID order,
+        so that concurrent writers (and the trainer, which updates in the same order) never deadlock."""
         if self.postgres:
-            cursor.execute("SELECT event_id FROM pz_events WHERE event_id = ANY(%s)", (event_ids,))
+            cursor.execute(
+                "SELECT event_id FROM pz_events WHERE event_id = ANY(%s) ORDER BY event_id FOR UPDATE",
+                (event_ids,),
+            )
         else:
             marks = ", ".join(["?"] * len(event_ids))
             cursor.execute(f"SELECT event_id FROM pz_events WHERE event_id IN ({marks})", event_ids)
@@ -84,13 +89,20 @@ class GroupCommitWriter:
             raise RuntimeError(f"no DBAPI driver is loaded for {engine.dialect.name}")
         self._dbapi: Any = dbapi
         self._sql = _Statements(engine.dialect.name)
-        self._connection: Any = None
-        self._commit_lock = threading.Lock()  # one transaction at a time on the one connection
+        self._own = _Link(engine)  # thread callers' connection, one transaction at a time
+        self._own_lock = threading.Lock()
         self._write_lock = write_lock(engine)
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="pz-writer", daemon=True)
+        # SQLite has one writer at a time anyway. PostgreSQL commits several transactions at once and
+        # flushes their WAL together, so while one batch waits for its fsync the next one is written.
+        writers = WRITERS_POSTGRES if engine.dialect.name == "postgresql" else 1
+        self._threads = [
+            threading.Thread(target=self._run, args=(_Link(engine),), name=f"pz-writer-{n}", daemon=True)
+            for n in range(writers)
+        ]
         self._closed = False
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def submit_event(self, row: dict[str, Any], waiter: asyncio.Future[None] | None = None) -> None:
         """Log a ranked event; fails with InvalidRequest if its event ID is taken."""
@@ -107,11 +119,15 @@ class GroupCommitWriter:
         self._submit(_Write("activate", {"id": event_id, "at": at}, waiter))
 
     def close(self) -> None:
-        """Finish what is queued, then stop the thread."""
+        """Finish what is queued, then stop the threads."""
         if not self._closed:
             self._closed = True
-            self._queue.put(None)
-            self._thread.join(timeout=30)
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join(timeout=30)
+            with self._own_lock:
+                self._own.drop(invalidate=False)
 
     def _submit(self, write: _Write) -> None:
         if self._closed:
@@ -121,14 +137,14 @@ class GroupCommitWriter:
         elif write.waiter is None:
             # A thread that waits anyway commits its own write: no hand-off to the writer thread and
             # back, which is most of a synchronous rank's tail on a busy machine.
-            with self._commit_lock:
-                outcomes = self._commit([write])
+            with self._own_lock:
+                outcomes = self._commit(self._own, [write])
         else:
             self._queue.put(write)
             return
         _settle(outcomes)
 
-    def _run(self) -> None:
+    def _run(self, link: _Link) -> None:
         try:
             while True:
                 first = self._queue.get()
@@ -145,38 +161,42 @@ class GroupCommitWriter:
                         stop = True
                         break
                     batch.append(item)
-                with self._commit_lock:
-                    outcomes = self._commit(batch)
-                _settle(outcomes)
+                _settle(self._commit(link, batch))
                 if stop:
                     return
         finally:
-            self._disconnect(invalidate=False)
+            link.drop(invalidate=False)
 
-    def _commit(self, batch: list[_Write]) -> list[tuple[_Write, Exception | None]]:
-        """Commit a batch; each write with its failure (None when it is durable)."""
+    def _commit(self, link: _Link, batch: list[_Write]) -> list[tuple[_Write, Exception | None]]:
+        """Commit a batch on this link; each write with its failure (None when it is durable)."""
         try:
-            failures = self._write(batch)
+            failures = self._write(link, batch)
         except self._dbapi.IntegrityError:
             if len(batch) == 1:
                 duplicate = InvalidRequest("An event with this eventId was already ranked.", target="eventId")
                 return [(batch[0], duplicate)]
             # One duplicate event ID must not fail its neighbours: retry each write on its own.
-            return [outcome for write in batch for outcome in self._commit([write])]
+            return [outcome for write in batch for outcome in self._commit(link, [write])]
         except self._dbapi.Error as exc:
             logger.error("the event log could not be written: %s", type(exc).__name__)
-            self._disconnect(invalidate=True)
+            link.drop(invalidate=True)
             return [(write, RankerUnavailable("the event log could not be written")) for write in batch]
         return [(write, failures.get(id(write))) for write in batch]
 
-    def _write(self, batch: list[_Write]) -> dict[int, Exception]:
+    def _write(self, link: _Link, batch: list[_Write]) -> dict[int, Exception]:
         """Write a batch in one transaction; returns the per-write failures (unknown events)."""
-        if self._connection is None:
-            self._connection = self._engine.raw_connection()
+        connection = link.connect()
         ranks = [tuple(w.params.get(c) for c in EVENT_COLUMNS) for w in batch if w.kind == "rank"]
         updates = [w for w in batch if w.kind != "rank"]
         with self._write_lock():
-            return self._transaction(self._connection, ranks, updates)
+            try:
+                return self._transaction(connection, ranks, updates)
+            except BaseException:
+                try:
+                    connection.rollback()
+                except self._dbapi.Error:
+                    link.drop(invalidate=True)
+                raise
 
     def _transaction(
         self, connection: Any, ranks: list[tuple[Any, ...]], updates: list[_Write]
@@ -207,12 +227,6 @@ class GroupCommitWriter:
                 if activations:
                     cursor.executemany(sql.activate, activations)
             connection.commit()
-        except BaseException:
-            try:
-                connection.rollback()
-            except self._dbapi.Error:
-                self._disconnect(invalidate=True)
-            raise
         finally:
             try:
                 cursor.close()
@@ -220,7 +234,20 @@ class GroupCommitWriter:
                 pass
         return failures
 
-    def _disconnect(self, invalidate: bool) -> None:
+
+class _Link:
+    """One DBAPI connection of the writer's: opened on first use, dropped after an error."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Any = None
+
+    def connect(self) -> Any:
+        if self._connection is None:
+            self._connection = self._engine.raw_connection()
+        return self._connection
+
+    def drop(self, invalidate: bool) -> None:
         if self._connection is None:
             return
         try:
