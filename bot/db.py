@@ -14,8 +14,6 @@ from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-WAL_SIZE_LIMIT = 64 * 1024 * 1024
-
 
 def create_database_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite files get WAL, a busy timeout and their folder created.
@@ -48,7 +46,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")  # the WAL file shrinks back on restart
     cursor.close()
 
 
@@ -56,17 +53,11 @@ def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
 
-def checkpoint(engine: Engine, restart: bool = False) -> None:
-    """Copy SQLite's WAL into the database file (no-op elsewhere).
-
-    A passive checkpoint never blocks writers, but under a steady stream of commits the WAL never starts
-    over: it grew by 30 MB a second under load, and every read searched its growing index. restart=True
-    also waits for readers to leave the WAL, so that the next commit writes it from the beginning; call it
-    holding write_lock (writers then wait for it) and right after a passive one, which did most of the copying.
-    """
+def checkpoint(engine: Engine) -> None:
+    """Copy SQLite's WAL into the database file without blocking writers (no-op elsewhere)."""
     if is_sqlite(engine):
         with engine.connect() as conn:
-            conn.exec_driver_sql(f"PRAGMA wal_checkpoint({'RESTART' if restart else 'PASSIVE'})")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def write_lock(engine: Engine) -> Callable[[], AbstractContextManager[None]]:

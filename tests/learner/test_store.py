@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import threading
-import time
-
 import pytest
 from sqlalchemy import delete, func, inspect, select, text
-from sqlalchemy.engine import make_url
 
 from bot.db import create_database_engine
 from bot.personalizer import store
-from bot.personalizer.base import RankRequest
-from bot.personalizer.loop import open_learning_loop
-from bot.personalizer.settings import LoopSettings
-from tests.learner.conftest import SEED_ACTIONS, SEED_CONTEXT
 
 
 @pytest.fixture
@@ -63,33 +53,3 @@ def test_each_log_query_reads_its_own_index_never_the_whole_log(engine):
     for state in (store.IS_PENDING, store.IS_SETTLED):
         oldest = plan(engine, select(func.min(events.c.ranked_at)).where(state))
         assert "INDEX ix_pz_events_" in oldest, oldest
-
-
-def pairs(loop, n: int) -> None:
-    for _ in range(n):
-        loop.reward(loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS)).event_id, 1.0)
-
-
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_the_training_process_checkpoint_starts_the_wal_over_despite_readers(database_url, clock):
-    """Under steady traffic some reader always holds an older snapshot, and a passive checkpoint alone
-    then never lets the WAL start over: it grows for as long as the service runs."""
-    loop = open_learning_loop(database_url, LoopSettings(), clock=clock, run_trainer=False)
-    reader = sqlite3.connect(make_url(database_url).database, isolation_level=None)
-    try:
-        pairs(loop, 200)
-        reader.execute("BEGIN")
-        reader.execute("SELECT count(*) FROM pz_events").fetchone()  # a snapshot older than what follows
-        pairs(loop, 50)
-        checkpointing = threading.Thread(target=loop.checkpoint)
-        checkpointing.start()
-        time.sleep(0.3)
-        reader.execute("COMMIT")  # the reader leaves, as every request's transaction does
-        checkpointing.join(timeout=30)
-        wal = make_url(database_url).database + "-wal"
-        grown = os.path.getsize(wal)
-        pairs(loop, 20)
-        assert grown > 1_000_000 and os.path.getsize(wal) == grown  # written from the start, not appended
-    finally:
-        reader.close()
-        loop.close()
