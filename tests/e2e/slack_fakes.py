@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl, urlencode
 import requests
 from slack_sdk.signature import SignatureVerifier
 
+from blocks import ids
+
 REPO = Path(__file__).resolve().parents[2]
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
@@ -304,6 +306,13 @@ def start_app(
             raise RuntimeError(f"app.py did not become healthy in {timeout}s:\n{app.log()}")
         time.sleep(0.05)  # start-up polling only: nothing to be notified by
     return app
+
+
+def taste_state(taste: str) -> dict[str, Any]:
+    """The `state.values` of a suggestion menu where the taste menu is set to `taste`."""
+    return {
+        ids.MENUS_BLOCK: {ids.TASTE_SELECT: {"type": "static_select", "selected_option": {"value": taste}}}
+    }
 
 
 def block_action(

@@ -12,7 +12,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from slack_fakes import FakeSlack, RunningApp, app_environment, block_action, free_port, start_app
+from slack_fakes import (
+    FakeSlack,
+    RunningApp,
+    app_environment,
+    block_action,
+    free_port,
+    start_app,
+    taste_state,
+)
 from sqlalchemy import Engine, func, select
 
 from blocks import ids
@@ -80,9 +88,7 @@ def test_a_vote_on_the_other_worker_is_learned_exactly_once(
 ) -> None:
     worker_a, worker_b = workers
     name, url = response_url
-    state = {
-        ids.MENUS_BLOCK: {ids.TASTE_SELECT: {"type": "static_select", "selected_option": {"value": "sweet"}}}
-    }
+    state = taste_state("sweet")
     assert worker_a.action(block_action(ids.SUGGEST, url, value="|evening", state=state)).status_code == 200
     suggestion = fake_slack.wait_for_responses(name, timeout=10)[0]
     vote_block = next(b for b in suggestion["blocks"] if b.get("block_id") == ids.VOTE_BLOCK)

@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_fakes import FakeSlack, RunningApp, app_environment, block_action, free_port, start_app
+from slack_fakes import (
+    FakeSlack,
+    RunningApp,
+    app_environment,
+    block_action,
+    free_port,
+    start_app,
+    taste_state,
+)
 from sqlalchemy import Engine
 
 from blocks import ids
@@ -64,9 +72,7 @@ def test_suggest_and_vote_go_through_the_official_client(
     azure_bot: RunningApp, fake_slack: FakeSlack, response_url: Any, personalizer_db: Engine
 ) -> None:
     name, url = response_url
-    state = {
-        ids.MENUS_BLOCK: {ids.TASTE_SELECT: {"type": "static_select", "selected_option": {"value": "salty"}}}
-    }
+    state = taste_state("salty")
     azure_bot.action(block_action(ids.SUGGEST, url, value="|night", state=state))
     message = fake_slack.wait_for_responses(name)[0]
     event_id = next(b for b in message["blocks"] if b.get("block_id") == ids.VOTE_BLOCK)["elements"][0][

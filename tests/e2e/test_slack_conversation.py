@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from slack_fakes import FakeSlack, RunningApp, block_action, sign
+from slack_fakes import FakeSlack, RunningApp, block_action, sign, taste_state
 
 from blocks import ids
 from bot.personalizer import store
@@ -38,9 +38,7 @@ def _headline(message: dict[str, Any]) -> str:
 
 
 def _suggest(app: RunningApp, fake: FakeSlack, name: str, url: str, taste: str = "sweet") -> dict[str, Any]:
-    state = {
-        ids.MENUS_BLOCK: {ids.TASTE_SELECT: {"type": "static_select", "selected_option": {"value": taste}}}
-    }
+    state = taste_state(taste)
     seen = len(fake.responses(name))
     response = app.action(block_action(ids.SUGGEST, url, value="|evening", state=state))
     assert response.status_code == 200
@@ -295,9 +293,7 @@ def test_a_double_click_on_suggest_ranks_once(
     slack_app: RunningApp, fake_slack: FakeSlack, response_url: Any, learner_db: Any
 ) -> None:
     name, url = response_url
-    state = {
-        ids.MENUS_BLOCK: {ids.TASTE_SELECT: {"type": "static_select", "selected_option": {"value": "sweet"}}}
-    }
+    state = taste_state("sweet")
     payload = block_action(ids.SUGGEST, url, value="|night", state=state, message_ts="1700000001.000001")
     body = urlencode({"payload": json.dumps(payload)})
     start = threading.Barrier(4)

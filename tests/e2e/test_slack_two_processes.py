@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from slack_fakes import FakeSlack, RunningApp, app_environment, block_action, sign, start_app
+from slack_fakes import FakeSlack, RunningApp, app_environment, block_action, sign, start_app, taste_state
 from sqlalchemy import Engine
 
 from blocks import ids
@@ -62,9 +62,7 @@ def test_simultaneous_votes_on_two_processes_count_once(
 ) -> None:
     slack_app, second_app = two_apps
     name, url = response_url
-    state = {
-        ids.MENUS_BLOCK: {ids.TASTE_SELECT: {"type": "static_select", "selected_option": {"value": "salty"}}}
-    }
+    state = taste_state("salty")
     slack_app.action(block_action(ids.SUGGEST, url, value="|evening", state=state))
     event_id = _event_id(fake_slack.wait_for_responses(name)[0])
 
