@@ -83,6 +83,11 @@ def write_lock(engine: Engine) -> Callable[[], AbstractContextManager[None]]:
     return locked
 
 
+def driver_mark(engine: Engine) -> str:
+    """The driver's positional parameter mark, for SQL sent as written (exec_driver_sql, DBAPI cursors)."""
+    return "?" if engine.dialect.paramstyle == "qmark" else "%s"
+
+
 def is_sqlite(engine: Engine) -> bool:
     """True when the engine talks to SQLite."""
     return engine.dialect.name == "sqlite"

@@ -210,8 +210,7 @@ class Trainer:
                 learned_events=latest.learned_events + learned,
             )
             try:
-                with self._write_lock():
-                    store.commit_training(self._engine, outcomes, model, now)
+                store.commit_training(self._engine, outcomes, model, now, lock=self._write_lock)
             except IntegrityError:
                 logger.warning("another trainer published first; reloading its model")
                 self._drop()

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.db import write_lock
+from bot.db import driver_mark, write_lock
 from bot.personalizer import store
 from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailable
 
@@ -41,9 +41,9 @@ class _Write:
 class _Statements:
     """The hot-path SQL in the DBAPI's parameter style (sqlite3: `?`, psycopg: `%s`)."""
 
-    def __init__(self, dialect: str) -> None:
-        mark = "?" if dialect == "sqlite" else "%s"
-        self.postgres = dialect == "postgresql"
+    def __init__(self, engine: Engine) -> None:
+        mark = driver_mark(engine)
+        self.postgres = engine.dialect.name == "postgresql"
         self.mark = mark
         self.insert_event = f"INSERT INTO pz_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})"
         # Rewards after the deadline change nothing here; pz_rewards keeps them all.
@@ -88,7 +88,7 @@ class GroupCommitWriter:
         if dbapi is None:
             raise RuntimeError(f"no DBAPI driver is loaded for {engine.dialect.name}")
         self._dbapi: Any = dbapi
-        self._sql = _Statements(engine.dialect.name)
+        self._sql = _Statements(engine)
         self._own = _Link(engine)  # thread callers' connection, one transaction at a time
         self._own_lock = threading.Lock()
         self._write_lock = write_lock(engine)
