@@ -64,7 +64,12 @@ class LearningLoop:
     """Implements the Ranker port plus Personalizer's service operations. Thread-safe."""
 
     def __init__(
-        self, engine: Any, settings: LoopSettings, clock: Callable[[], float], trains: bool = True
+        self,
+        engine: Any,
+        settings: LoopSettings,
+        clock: Callable[[], float],
+        trains: bool = True,
+        training_nice: int = 0,
     ) -> None:
         self._engine = engine
         self._trains = trains
@@ -79,6 +84,7 @@ class LearningLoop:
         self._thread: threading.Thread | None = None
         self._last_training = -math.inf
         self._last_checkpoint = time.monotonic()
+        self._training_nice = training_nice
 
     # --- the Ranker port -------------------------------------------------------------------------
 
@@ -288,6 +294,8 @@ class LearningLoop:
             raise RankerUnavailable("the event log did not answer in time") from None
 
     def _background(self) -> None:
+        if self._training_nice:
+            self._trainer.lower_priority(self._training_nice)
         while not self._stop.wait(min(REFRESH_INTERVAL, self._settings.model_export_frequency)):
             try:
                 # One process per database is enough, and not too often: each checkpoint fsyncs, and
@@ -335,13 +343,15 @@ def open_learning_loop(
     run_trainer: bool = True,
     train: bool = True,
     explicit: Collection[str] | None = None,
+    training_nice: int = 0,
 ) -> LearningLoop:
     """Open (creating tables if needed) the loop on DATABASE_URL.
 
     Stored settings win over `settings` except for the fields named in `explicit` (None: all of them),
     so a restart keeps what PUT /configurations/service changed unless the environment says otherwise.
     run_trainer starts the background thread; with train=False it only follows the models and settings
-    other processes publish (a serving process that leaves training to another one).
+    other processes publish (a serving process that leaves training to another one). training_nice > 0
+    lowers the background thread's CPU priority while it learns (not while it commits).
     """
     engine = create_database_engine(database_url, autocheckpoint=False)
     store.create_tables(engine)
@@ -365,7 +375,7 @@ def open_learning_loop(
             store.publish_model(engine, effective.policy, None, now, now)
         except IntegrityError:
             pass  # another process published the first model at the same moment
-    loop = LearningLoop(engine, effective, clock, trains=train)
+    loop = LearningLoop(engine, effective, clock, trains=train, training_nice=training_nice)
     loop.refresh()
     if run_trainer:
         loop.start()

@@ -54,9 +54,9 @@ def run_personalizer(config: Any) -> None:
     for child in children:
         child.start()
     sock.close()
-    os.nice(10)  # the trainer yields the CPU to the serving processes
+    # The trainer yields the CPU to the serving processes (but not while it holds the writers' lock).
     trainer = open_learning_loop(
-        config.database_url, config.loop_settings, explicit=explicit_settings(config)
+        config.database_url, config.loop_settings, explicit=explicit_settings(config), training_nice=10
     )
     stopping = threading.Event()
 

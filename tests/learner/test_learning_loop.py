@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import time
 
 import pytest
 
 from bot.db import write_lock
 from bot.personalizer import store
+from bot.personalizer import trainer as trainer_module
 from bot.personalizer.base import EventNotFound, InvalidRequest, RankRequest
 from bot.personalizer.loop import open_learning_loop
 from bot.personalizer.settings import LoopSettings
+from bot.personalizer.trainer import training_lines
 from tests.learner.conftest import SEED_ACTIONS, SEED_CONTEXT
 
 WAIT = 600.0
@@ -277,3 +282,40 @@ def test_on_sqlite_training_takes_turns_with_the_services_writers(loop, clock):
         assert store.count_events(loop._engine, store.LEARNED) == 0
     thread.join(timeout=10)
     assert trained == [1] and store.count_events(loop._engine, store.LEARNED) == 1
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice values are Linux's")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_low_priority_trainer_learns_niced_but_commits_at_the_services_priority(
+    database_url, clock, monkeypatch
+):
+    """A commit holds the writers' lock: a trainer preempted in it would make every rank and reward wait."""
+    seen: dict[str, int] = {}
+    commit_training = store.commit_training
+
+    def priority() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def learning(row, value):
+        seen.setdefault("learn", priority())
+        return training_lines(row, value)
+
+    def committing(*args, **kwargs):
+        seen.setdefault("commit", priority())
+        return commit_training(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "training_lines", learning)
+    monkeypatch.setattr(trainer_module.store, "commit_training", committing)
+    base = priority()
+    settings = LoopSettings(reward_wait_time=WAIT, model_export_frequency=1.0)
+    loop = open_learning_loop(database_url, settings, clock=clock, training_nice=5)
+    try:
+        loop.reward(rank(loop), 1.0)
+        deadline = time.monotonic() + 10
+        while store.count_events(loop._engine, store.LEARNED) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.count_events(loop._engine, store.LEARNED) == 1
+    finally:
+        loop.close()
+    assert seen == {"learn": min(base + 5, 19), "commit": base}
+    assert priority() == base  # the caller's own thread is untouched
