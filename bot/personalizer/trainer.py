@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -176,11 +177,14 @@ class Trainer:
         every rank and reward waited (60 s under load, p99 of the commit: 12.5-14 ms; from a thread at
         normal priority, 6.5-6.9 ms). Linux gives each thread its own nice value; elsewhere nothing changes.
         """
+        if sys.platform != "linux":  # elsewhere a thread ID is not a valid `who` for setpriority
+            logger.info("the trainer trains at the service's priority (per-thread priorities are Linux's)")
+            return
         committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pz-commit")
         committer.submit(lambda: None).result()  # its thread starts now, at this thread's priority
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-        except (AttributeError, OSError):
+        except OSError:
             logger.info("could not lower the trainer's priority; it trains at the service's")
             committer.shutdown()
             return
