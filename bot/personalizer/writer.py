@@ -44,7 +44,6 @@ class _Statements:
     def __init__(self, engine: Engine) -> None:
         mark = driver_mark(engine)
         self.postgres = engine.dialect.name == "postgresql"
-        self.mark = mark
         self.insert_event = f"INSERT INTO pz_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})"
         # Rewards after the deadline change nothing here; pz_rewards keeps them all.
         self.reward = (
