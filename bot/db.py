@@ -14,6 +14,11 @@ from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+BUSY_TIMEOUT_MS = 30_000
+# Passive checkpoint passes before the last one: at most this many, until one takes less than this long.
+CHECKPOINT_PASSES = 10
+CHECKPOINT_CAUGHT_UP = 0.010
+
 
 def create_database_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite files get WAL, a busy timeout and their folder created.
@@ -44,7 +49,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -53,11 +58,31 @@ def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
 
-def checkpoint(engine: Engine) -> None:
-    """Copy SQLite's WAL into the database file without blocking writers (no-op elsewhere)."""
-    if is_sqlite(engine):
-        with engine.connect() as conn:
+def checkpoint(engine: Engine, lock: Callable[[], AbstractContextManager[None]] | None = None) -> None:
+    """Copy SQLite's WAL into the database file; with the writers' `lock`, then start the WAL over.
+
+    Passive passes copy while commits go on, until one is quick (the copy has caught up). Under steady load
+    that is all they can do: commits keep adding frames, the WAL never restarts, and every write gets dearer
+    as it grows (2.5 GB after 90 s of the load benchmark). So, given the lock, a last pass copies the few
+    frames left while no commit can add more, and restarts the WAL without waiting for readers; if one still
+    reads an older snapshot, the restart waits for the next checkpoint. No-op on other databases.
+    """
+    if not is_sqlite(engine):
+        return
+    with engine.connect() as conn:
+        for _ in range(CHECKPOINT_PASSES):
+            started = time.monotonic()
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            if time.monotonic() - started < CHECKPOINT_CAUGHT_UP:
+                break
+        if lock is None:
+            return
+        conn.exec_driver_sql("PRAGMA busy_timeout=0")  # answer at once rather than wait inside the lock
+        try:
+            with lock():
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)")
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def write_lock(engine: Engine) -> Callable[[], AbstractContextManager[None]]:
