@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import checkpoint, create_database_engine
+from bot.db import checkpoint, create_database_engine, is_sqlite, write_lock
 from bot.personalizer import store
 from bot.personalizer.base import InvalidRequest, RankedAction, RankerUnavailable, RankRequest, RankResult
 from bot.personalizer.learner import Policy, check_policy, effective_arguments
@@ -82,9 +82,10 @@ class LearningLoop:
         self._trainer = Trainer(engine, lambda: self._settings, clock, self._serve)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._checkpointer: threading.Thread | None = None
         self._last_training = -math.inf
-        self._last_checkpoint = time.monotonic()
         self._training_nice = training_nice
+        self._writers_lock = write_lock(engine)
 
     # --- the Ranker port -------------------------------------------------------------------------
 
@@ -222,12 +223,16 @@ class LearningLoop:
         """Run the background thread: train when leading, and follow what others publish."""
         self._thread = threading.Thread(target=self._background, name="pz-trainer", daemon=True)
         self._thread.start()
+        if self._trains and is_sqlite(self._engine):
+            self._checkpointer = threading.Thread(target=self._checkpoints, name="pz-checkpoint", daemon=True)
+            self._checkpointer.start()
 
     def close(self) -> None:
         """Stop the threads, finishing queued writes, and release the trainer lead."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        for thread in (self._thread, self._checkpointer):
+            if thread is not None:
+                thread.join(timeout=30)
         self._writer.close()
         checkpoint(self._engine)
         self._trainer.close()
@@ -293,16 +298,20 @@ class LearningLoop:
         except TimeoutError:
             raise RankerUnavailable("the event log did not answer in time") from None
 
+    def _checkpoints(self) -> None:
+        # A thread of its own, at the service's priority: a training round lasts minutes when the trainer
+        # is behind, and SQLite's WAL must not grow meanwhile. One process per database is enough.
+        while not self._stop.wait(CHECKPOINT_INTERVAL):
+            try:
+                checkpoint(self._engine, self._writers_lock)
+            except Exception:  # the thread must outlive a database hiccup
+                logger.exception("the WAL checkpoint failed; retrying in %s s", CHECKPOINT_INTERVAL)
+
     def _background(self) -> None:
         if self._training_nice:
             self._trainer.lower_priority(self._training_nice)
         while not self._stop.wait(min(REFRESH_INTERVAL, self._settings.model_export_frequency)):
             try:
-                # One process per database is enough, and not too often: each checkpoint fsyncs, and
-                # fewer, larger ones stall fewer requests (p99 over a minute).
-                if self._trains and time.monotonic() - self._last_checkpoint >= CHECKPOINT_INTERVAL:
-                    checkpoint(self._engine)
-                    self._last_checkpoint = time.monotonic()
                 self.refresh()
                 due = self._clock() - self._last_training >= self._settings.model_export_frequency
                 if self._trains and due:

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from bot.db import write_lock
+from bot.personalizer import loop as loop_module
 from bot.personalizer import store
 from bot.personalizer import trainer as trainer_module
 from bot.personalizer.base import EventNotFound, InvalidRequest, RankRequest
@@ -17,6 +18,7 @@ from bot.personalizer.loop import open_learning_loop
 from bot.personalizer.settings import LoopSettings
 from bot.personalizer.trainer import training_lines
 from tests.learner.conftest import SEED_ACTIONS, SEED_CONTEXT
+from tests.test_db import wal_generation
 
 WAIT = 600.0
 
@@ -319,3 +321,31 @@ def test_a_low_priority_trainer_learns_niced_but_commits_at_the_services_priorit
         loop.close()
     assert seen == {"learn": min(base + 5, 19), "commit": base}
     assert priority() == base  # the caller's own thread is untouched
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_on_sqlite_the_wal_starts_over_while_a_long_training_round_runs(database_url, clock, monkeypatch):
+    """A trainer catching up learns for minutes; the WAL must not grow all that time."""
+    monkeypatch.setattr(loop_module, "CHECKPOINT_INTERVAL", 0.05)
+    loop = open_loop(database_url, clock)
+    training, finish = threading.Event(), threading.Event()
+
+    def long_round() -> int:
+        training.set()
+        finish.wait(30)
+        return 0
+
+    monkeypatch.setattr(loop._trainer, "train_once", long_round)
+    loop.start()
+    try:
+        assert training.wait(10)
+        rank(loop)
+        generation = wal_generation(loop._engine.url.database)
+        deadline = time.monotonic() + 10
+        while wal_generation(loop._engine.url.database) == generation and time.monotonic() < deadline:
+            rank(loop)
+        assert wal_generation(loop._engine.url.database) > generation
+        assert not finish.is_set()  # still in the round
+    finally:
+        finish.set()
+        loop.close()
