@@ -27,6 +27,7 @@ from pathlib import Path
 
 import requests
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -91,6 +92,7 @@ class Result:
     errors: int
     statuses: dict[int, int]
     durable: str = "-"
+    wal_mb: float | None = None  # SQLite's WAL file after the run: the largest the WAL grew
 
 
 def free_port() -> int:
@@ -197,6 +199,7 @@ def bench_database(database_url: str, name: str, args: argparse.Namespace, workd
             "GET /healthz",
             name,
         )
+        pairs.wal_mb = wal_file_mb(database_url)
     finally:
         stop_service(process)
     events, rewards = log_counts(database_url, prefix + "-")
@@ -208,6 +211,15 @@ def bench_database(database_url: str, name: str, args: argparse.Namespace, workd
         f"{'yes' if ok else 'NO'}: {events} events for {ranked} 201s, {rewards} rewards for {rewarded} 204s"
     )
     return [pairs, ceiling]
+
+
+def wal_file_mb(database_url: str) -> float | None:
+    """The size of SQLite's WAL file in MB; it never shrinks, so it shows the largest the WAL grew."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    wal = Path(f"{url.database}-wal")
+    return wal.stat().st_size / 1e6 if wal.exists() else 0.0
 
 
 class NullLoop:
@@ -267,6 +279,9 @@ def main() -> None:
             f"| {r.label} | {r.database} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
             f"| {r.errors} | {r.durable} |"
         )
+    for r in results:
+        if r.wal_mb is not None:
+            print(f"\n{r.database}'s WAL file after the {r.label} run: {r.wal_mb:,.0f} MB")
 
 
 if __name__ == "__main__":
