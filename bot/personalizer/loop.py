@@ -38,6 +38,8 @@ from bot.personalizer.writer import GroupCommitWriter
 logger = logging.getLogger(__name__)
 WRITE_TIMEOUT = 10.0
 REFRESH_INTERVAL = 1.0
+# Not more often: the last step of each checkpoint holds the writers' lock (8-34 ms under load), and fewer,
+# larger checkpoints stall fewer requests (p99 over a minute).
 CHECKPOINT_INTERVAL = 10.0
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 # Event IDs need to be unique, not secret (the API key guards rewards): a generator seeded from the OS
