@@ -87,7 +87,7 @@ class LearningLoop:
         self._checkpointer: threading.Thread | None = None
         self._last_training = -math.inf
         self._training_nice = training_nice
-        self._writers_lock = write_lock(engine)
+        self._write_lock = write_lock(engine)
 
     # --- the Ranker port -------------------------------------------------------------------------
 
@@ -305,7 +305,7 @@ class LearningLoop:
         # is behind, and SQLite's WAL must not grow meanwhile. One process per database is enough.
         while not self._stop.wait(CHECKPOINT_INTERVAL):
             try:
-                checkpoint(self._engine, self._writers_lock)
+                checkpoint(self._engine, self._write_lock)
             except Exception:  # the thread must outlive a database hiccup
                 logger.exception("the WAL checkpoint failed; retrying in %s s", CHECKPOINT_INTERVAL)
 
