@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -91,19 +92,22 @@ def write_lock(engine: Engine) -> Callable[[], AbstractContextManager[None]]:
     SQLite's own busy handler sleeps 1..100 ms between retries while another connection holds the write
     lock; a blocked flock() wakes as soon as the lock is released, so the wait is the other commit only.
     Elsewhere (PostgreSQL, in-memory SQLite) it is a no-op: the database orders the writers itself.
+    Threads that share the returned lock take turns too: flock() alone lets every holder of its handle in.
     """
     database = engine.url.database
     if not is_sqlite(engine) or not database or database == ":memory:":
         return contextlib.nullcontext
     handle = open(f"{database}.write-lock", "a")  # noqa: SIM115 - held for the lock's life
+    among_threads = threading.Lock()
 
     @contextlib.contextmanager
     def locked() -> Iterator[None]:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        with among_threads:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     return locked
 

@@ -59,3 +59,30 @@ def test_a_checkpoint_with_the_writers_lock_starts_the_wal_over_while_writes_go_
         assert conn.execute(text("SELECT count(*) FROM log")).scalar() == writer.rows
         assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
     engine.dispose()
+
+
+def test_threads_sharing_one_write_lock_take_turns(tmp_path: Path) -> None:
+    """flock() does not exclude threads that share its file handle: the lock must still take turns, or a
+    process's writers meet inside SQLite's busy handler, which sleeps 1 to 100 ms between tries."""
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    lock = write_lock(engine)
+    inside, overlaps = [0], [0]
+    guard = threading.Lock()
+
+    def hold() -> None:
+        for _ in range(20):
+            with lock():
+                with guard:
+                    inside[0] += 1
+                    overlaps[0] += inside[0] > 1
+                time.sleep(0.002)
+                with guard:
+                    inside[0] -= 1
+
+    threads = [threading.Thread(target=hold) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert overlaps == [0]
+    engine.dispose()
