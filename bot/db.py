@@ -12,13 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 BUSY_TIMEOUT_MS = 30_000
 # Passive checkpoint passes before the last one: at most this many, until one takes less than this long.
 CHECKPOINT_PASSES = 10
 CHECKPOINT_CAUGHT_UP = 0.010
+# Plan each statement for its own parameters. psycopg prepares a statement on its fifth run, and PostgreSQL
+# then kept a generic plan made while the tables were nearly empty: a sequential scan of the event log for
+# every reward, from then on (tests/learner/test_postgres_plans.py).
+POSTGRES_OPTIONS = "-c plan_cache_mode=force_custom_plan"
 
 
 def create_database_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> Engine:
@@ -39,9 +43,17 @@ def create_database_engine(url: str, *, autocheckpoint: bool = True, **kwargs: A
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"options": postgres_options(parsed), **kwargs.get("connect_args", {})}
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def postgres_options(url: URL) -> str:
+    """The server options for a PostgreSQL connection: POSTGRES_OPTIONS, then any the URL gives (which win)."""
+    given = url.query.get("options", "")
+    return f"{POSTGRES_OPTIONS} {given if isinstance(given, str) else ' '.join(given)}".strip()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

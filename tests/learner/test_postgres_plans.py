@@ -1,0 +1,58 @@
+"""PostgreSQL keeps the plans of prepared statements: the hot path's must stay right as the log grows."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import insert, text
+
+from bot.db import create_database_engine
+from bot.personalizer import store
+from bot.personalizer.base import RankRequest
+from bot.personalizer.loop import open_learning_loop
+from bot.personalizer.settings import LoopSettings
+from tests.learner.conftest import SEED_ACTIONS, SEED_CONTEXT
+
+pytestmark = pytest.mark.postgres
+LOGGED_LATER = 5_000
+
+
+def log_reads(url: str, updates: int) -> int:
+    """Rows of pz_events read by sequential scans, once PostgreSQL's statistics count `updates` updates."""
+    engine = create_database_engine(url)
+    query = text("SELECT n_tup_upd, seq_tup_read FROM pg_stat_user_tables WHERE relname = 'pz_events'")
+    try:
+        deadline = time.monotonic() + 15  # a backend reports its statistics as it exits
+        while True:
+            with engine.connect() as conn:
+                updated, read = conn.execute(query).one()
+            if updated >= updates or time.monotonic() > deadline:
+                assert updated >= updates, "PostgreSQL did not report the rewards' updates"
+                return int(read)
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
+
+
+def test_rewards_find_their_event_by_its_key_after_the_log_has_grown(fresh_database, clock):
+    """psycopg prepares a statement on its fifth run. Prepared while the log was nearly empty, PostgreSQL's
+    generic plan for finding a reward's event was a sequential scan, kept as the log grew: every reward
+    read the whole log."""
+    url = fresh_database("postgresql")
+    loop = open_learning_loop(url, LoopSettings(reward_wait_time=600.0), clock=clock, run_trainer=False)
+    request = RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["juice"])
+    try:
+        for _ in range(20):  # a new service's first rewards
+            loop.reward(loop.rank(request).event_id, 1.0)
+        template = store.get_event(loop._engine, loop.rank(request).event_id)
+        with loop._engine.begin() as conn:
+            conn.execute(
+                insert(store.events), [{**template, "event_id": f"later-{n}"} for n in range(LOGGED_LATER)]
+            )
+        for _ in range(20):
+            loop.reward(loop.rank(request).event_id, 1.0)
+    finally:
+        loop.close()
+    # The first rewards scanned a few dozen rows at most; 20 scans of the grown log would read 100,000.
+    assert log_reads(url, updates=40) < LOGGED_LATER
