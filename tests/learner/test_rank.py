@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.personalizer import store
-from bot.personalizer.base import InvalidRequest, RankableAction, RankRequest
+from bot.personalizer.base import EventNotFound, InvalidRequest, RankableAction, RankRequest
 from bot.personalizer.loop import open_learning_loop
 from bot.personalizer.settings import LoopSettings
 from tests.learner.conftest import SEED_ACTIONS, SEED_CONTEXT
@@ -61,6 +63,25 @@ def test_a_used_event_id_is_refused(loop):
     loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id="once"))
     with pytest.raises(InvalidRequest, match="already ranked"):
         loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id="once"))
+
+
+def test_a_used_event_id_fails_alone_among_writes_committed_together(loop):
+    """Writes queued together share a transaction; the one that breaks it must not fail the others."""
+    loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id="once"))
+    fresh = [f"burst-{n}" for n in range(40)]
+
+    async def burst():
+        ranks = [loop.rank_async(RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id=e)) for e in fresh]
+        ranks.insert(20, loop.rank_async(RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id="once")))
+        rewards = [loop.reward_async("once", 1.0), loop.reward_async("never-ranked", 1.0)]
+        return await asyncio.gather(*ranks, *rewards, return_exceptions=True)
+
+    outcomes = asyncio.run(burst())
+    assert isinstance(outcomes.pop(20), InvalidRequest)
+    assert [result.event_id for result in outcomes[:40]] == fresh
+    assert outcomes[40] is None and isinstance(outcomes[41], EventNotFound)
+    assert all(store.get_event(loop._engine, e) is not None for e in fresh)
+    assert store.event_rewards(loop._engine, "once")[0][0] == 1.0
 
 
 def many(n):
