@@ -13,6 +13,7 @@ service's bottleneck. Everything else (schema, queries, training) goes through S
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -204,35 +205,45 @@ class GroupCommitWriter:
         sql = self._sql
         failures: dict[int, Exception] = {}
         cursor = connection.cursor()
+        # PostgreSQL's pipeline mode sends the statements without waiting for each answer: two round trips
+        # per transaction (up to the known events, then the rest with the commit) instead of one each.
+        pipeline = connection.pipeline() if sql.postgres else contextlib.nullcontext()
         try:
-            if ranks:
-                cursor.executemany(sql.insert_event, ranks)
-            if updates:
-                known = sql.known_events(cursor, sorted({w.params["id"] for w in updates}))
-                rewards, activations = [], []
-                for write in updates:
-                    p = write.params
-                    if p["id"] not in known:
-                        failures[id(write)] = EventNotFound(p["id"])
-                    elif write.kind == "reward":
-                        rewards.append(p)
-                    else:
-                        activations.append((p["at"], p["id"]))
-                if rewards:
-                    cursor.executemany(
-                        sql.reward,
-                        [(r["at"], r["value"], r["at"], r["value"], r["at"], r["id"]) for r in rewards],
-                    )
-                    cursor.executemany(sql.insert_reward, [(r["id"], r["value"], r["at"]) for r in rewards])
-                if activations:
-                    cursor.executemany(sql.activate, activations)
-            connection.commit()
+            with pipeline:
+                self._statements(cursor, ranks, updates, failures)
+                connection.commit()
         finally:
             try:
                 cursor.close()
             except self._dbapi.Error:
                 pass
         return failures
+
+    def _statements(
+        self, cursor: Any, ranks: list[tuple[Any, ...]], updates: list[_Write], failures: dict[int, Exception]
+    ) -> None:
+        sql = self._sql
+        if ranks:
+            cursor.executemany(sql.insert_event, ranks)
+        if updates:
+            known = sql.known_events(cursor, sorted({w.params["id"] for w in updates}))
+            rewards, activations = [], []
+            for write in updates:
+                p = write.params
+                if p["id"] not in known:
+                    failures[id(write)] = EventNotFound(p["id"])
+                elif write.kind == "reward":
+                    rewards.append(p)
+                else:
+                    activations.append((p["at"], p["id"]))
+            if rewards:
+                cursor.executemany(
+                    sql.reward,
+                    [(r["at"], r["value"], r["at"], r["value"], r["at"], r["id"]) for r in rewards],
+                )
+                cursor.executemany(sql.insert_reward, [(r["id"], r["value"], r["at"]) for r in rewards])
+            if activations:
+                cursor.executemany(sql.activate, activations)
 
 
 class _Link:
