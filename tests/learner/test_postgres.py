@@ -1,7 +1,8 @@
-"""PostgreSQL keeps the plans of prepared statements: the hot path's must stay right as the log grows."""
+"""The hot path on PostgreSQL: plans that stay right as the log grows, and connections that come back."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import insert, text
 
 from bot.db import create_database_engine
 from bot.personalizer import store
-from bot.personalizer.base import RankRequest
+from bot.personalizer.base import RankerUnavailable, RankRequest
 from bot.personalizer.loop import open_learning_loop
 from bot.personalizer.settings import LoopSettings
 from tests.learner.conftest import SEED_ACTIONS, SEED_CONTEXT
@@ -56,3 +57,48 @@ def test_rewards_find_their_event_by_its_key_after_the_log_has_grown(fresh_datab
         loop.close()
     # The first rewards scanned a few dozen rows at most; 20 scans of the grown log would read 100,000.
     assert log_reads(url, updates=40) < LOGGED_LATER
+
+
+def drop_connections(url: str) -> int:
+    """What a PostgreSQL restart does to the service: every other connection to its database is closed."""
+    engine = create_database_engine(url)
+    try:
+        with engine.connect() as conn:
+            return len(
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+            )
+    finally:
+        engine.dispose()
+
+
+def test_after_its_connections_drop_the_writer_refuses_once_then_writes_again(fresh_database, clock):
+    url = fresh_database("postgresql")
+    loop = open_learning_loop(url, LoopSettings(reward_wait_time=600.0), clock=clock, run_trainer=False)
+    request = RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["juice"])
+
+    async def pair() -> None:
+        await loop.reward_async((await loop.rank_async(request)).event_id, 1.0)
+
+    try:
+        event_id = loop.rank(request).event_id
+        asyncio.run(pair())  # the writer threads' connections are open too
+        assert drop_connections(url) >= 2
+        with pytest.raises(RankerUnavailable, match="could not be written"):
+            loop.reward(event_id, 1.0)
+        loop.reward(event_id, 1.0)  # a new connection
+        outcomes = []
+        for _ in range(20):  # each writer thread finds its connection gone once, then reconnects
+            try:
+                asyncio.run(pair())
+                outcomes.append("ok")
+            except RankerUnavailable:
+                outcomes.append("refused")
+        assert outcomes[-5:] == ["ok"] * 5 and outcomes.count("refused") <= 4
+        assert [value for value, _ in store.event_rewards(loop._engine, event_id)] == [1.0]
+    finally:
+        loop.close()
