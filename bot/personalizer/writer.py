@@ -28,7 +28,7 @@ from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailab
 
 logger = logging.getLogger(__name__)
 MAX_BATCH = 512
-WRITERS_POSTGRES = 4
+WRITERS_POSTGRES = 2
 EVENT_COLUMNS = [column.name for column in store.events.columns]
 
 
@@ -94,8 +94,9 @@ class GroupCommitWriter:
         self._write_lock = write_lock(engine)
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         # SQLite has one writer at a time anyway. PostgreSQL commits several transactions at once, so while
-        # one batch waits for the server the next one is written (25 s load runs: 1,057-1,149 req/s with
-        # one writer, 1,241-1,635 with four).
+        # one batch waits for the server the next one is written; with more writers each batch is smaller
+        # and the server spends more per request. Alternating load runs, pipeline mode, two processes: two
+        # writers each gave 1,690-2,065 req/s against 1,480-1,928 with four (40 s); one, 1,326-1,702 (20 s).
         writers = WRITERS_POSTGRES if self._sql.postgres else 1
         self._threads = [
             threading.Thread(target=self._run, args=(_Link(engine),), name=f"pz-writer-{n}", daemon=True)
