@@ -59,6 +59,16 @@ def test_rewards_find_their_event_by_its_key_after_the_log_has_grown(fresh_datab
     assert log_reads(url, updates=40) < LOGGED_LATER
 
 
+def test_options_in_the_database_url_are_kept_beside_the_services_own(fresh_database):
+    engine = create_database_engine(fresh_database("postgresql") + "?options=-c%20statement_timeout%3D4321")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "4321ms"
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
+    finally:
+        engine.dispose()
+
+
 def drop_connections(url: str) -> int:
     """What a PostgreSQL restart does to the service: every other connection to its database is closed."""
     engine = create_database_engine(url)
