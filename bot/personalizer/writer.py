@@ -17,6 +17,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailab
 
 logger = logging.getLogger(__name__)
 MAX_BATCH = 512
+IDLE_PING = 1.0  # seconds: a connection unused this long is checked before use
 WRITERS_POSTGRES = 2
 EVENT_COLUMNS = [column.name for column in store.events.columns]
 
@@ -248,15 +250,28 @@ class GroupCommitWriter:
 
 
 class _Link:
-    """One DBAPI connection of the writer's: opened on first use, dropped after an error."""
+    """One DBAPI connection of the writer's: opened on first use, dropped after an error, and pinged (the
+    dialect's own ping) before use after IDLE_PING seconds unused, so that a database restart while the
+    service was idle costs no request. A connection lost while busy still fails one transaction: retrying it
+    could store a write twice, if its commit had landed."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._connection: Any = None
+        self._used = 0.0
 
     def connect(self) -> Any:
+        now = time.monotonic()
+        if self._connection is not None and now - self._used > IDLE_PING:
+            dialect = self._engine.dialect
+            try:
+                dialect.do_ping(self._connection.dbapi_connection)
+            except dialect.loaded_dbapi.Error:
+                logger.info("the writer's idle database connection was gone; opening another")
+                self.drop(invalidate=True)
         if self._connection is None:
             self._connection = self._engine.raw_connection()
+        self._used = now
         return self._connection
 
     def drop(self, invalidate: bool) -> None:

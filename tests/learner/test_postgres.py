@@ -10,6 +10,7 @@ from sqlalchemy import insert, text
 
 from bot.db import create_database_engine
 from bot.personalizer import store
+from bot.personalizer import writer as writer_module
 from bot.personalizer.base import RankerUnavailable, RankRequest
 from bot.personalizer.loop import open_learning_loop
 from bot.personalizer.settings import LoopSettings
@@ -86,7 +87,8 @@ def drop_connections(url: str) -> int:
         engine.dispose()
 
 
-def test_after_its_connections_drop_the_writer_refuses_once_then_writes_again(fresh_database, clock):
+def test_a_database_restart_while_the_service_is_idle_costs_no_request(fresh_database, clock, monkeypatch):
+    monkeypatch.setattr(writer_module, "IDLE_PING", 0.05)
     url = fresh_database("postgresql")
     loop = open_learning_loop(url, LoopSettings(reward_wait_time=600.0), clock=clock, run_trainer=False)
     request = RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["juice"])
@@ -97,6 +99,29 @@ def test_after_its_connections_drop_the_writer_refuses_once_then_writes_again(fr
     try:
         event_id = loop.rank(request).event_id
         asyncio.run(pair())  # the writer threads' connections are open too
+        assert drop_connections(url) >= 2
+        time.sleep(0.1)  # idle for longer than IDLE_PING
+        loop.reward(event_id, 1.0)
+        for _ in range(10):
+            asyncio.run(pair())
+        assert [value for value, _ in store.event_rewards(loop._engine, event_id)] == [1.0]
+    finally:
+        loop.close()
+
+
+def test_connections_lost_while_busy_fail_one_write_each_then_come_back(fresh_database, clock, monkeypatch):
+    """No retry inside the service: the commit may have landed, and a retry would store the write twice."""
+    monkeypatch.setattr(writer_module, "IDLE_PING", float("inf"))
+    url = fresh_database("postgresql")
+    loop = open_learning_loop(url, LoopSettings(reward_wait_time=600.0), clock=clock, run_trainer=False)
+    request = RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["juice"])
+
+    async def pair() -> None:
+        await loop.reward_async((await loop.rank_async(request)).event_id, 1.0)
+
+    try:
+        event_id = loop.rank(request).event_id
+        asyncio.run(pair())
         assert drop_connections(url) >= 2
         with pytest.raises(RankerUnavailable, match="could not be written"):
             loop.reward(event_id, 1.0)
