@@ -21,7 +21,8 @@ CHECKPOINT_PASSES = 10
 CHECKPOINT_CAUGHT_UP = 0.010
 # Plan each statement for its own parameters. psycopg prepares a statement on its fifth run, and PostgreSQL
 # then kept a generic plan made while the tables were nearly empty: a sequential scan of the event log for
-# every reward, from then on (tests/learner/test_postgres.py).
+# every reward, until autovacuum next analyzed the table (about a minute into the load benchmark)
+# (tests/learner/test_postgres.py).
 POSTGRES_OPTIONS = "-c plan_cache_mode=force_custom_plan"
 
 
