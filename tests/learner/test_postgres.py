@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, text
@@ -12,12 +15,12 @@ from bot.db import create_database_engine
 from bot.personalizer import store
 from bot.personalizer import writer as writer_module
 from bot.personalizer.base import RankerUnavailable, RankRequest
-from bot.personalizer.loop import open_learning_loop
-from bot.personalizer.settings import LoopSettings
 from tests.learner.conftest import SEED_ACTIONS, SEED_CONTEXT
+from tests.learner.test_learning_loop import open_loop, rank
 
 pytestmark = pytest.mark.postgres
 LOGGED_LATER = 5_000
+REQUEST = RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["juice"])  # as test_learning_loop.rank() sends
 
 
 def log_reads(url: str, updates: int) -> int:
@@ -42,18 +45,17 @@ def test_rewards_find_their_event_by_its_key_after_the_log_has_grown(fresh_datab
     generic plan for finding a reward's event was a sequential scan, kept as the log grew: every reward
     read the whole log."""
     url = fresh_database("postgresql")
-    loop = open_learning_loop(url, LoopSettings(reward_wait_time=600.0), clock=clock, run_trainer=False)
-    request = RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["juice"])
+    loop = open_loop(url, clock)
     try:
         for _ in range(20):  # a new service's first rewards
-            loop.reward(loop.rank(request).event_id, 1.0)
-        template = store.get_event(loop._engine, loop.rank(request).event_id)
+            loop.reward(rank(loop), 1.0)
+        template = store.get_event(loop._engine, rank(loop))
         with loop._engine.begin() as conn:
             conn.execute(
                 insert(store.events), [{**template, "event_id": f"later-{n}"} for n in range(LOGGED_LATER)]
             )
         for _ in range(20):
-            loop.reward(loop.rank(request).event_id, 1.0)
+            loop.reward(rank(loop), 1.0)
     finally:
         loop.close()
     # The first rewards scanned a few dozen rows at most; 20 scans of the grown log would read 100,000.
@@ -87,53 +89,52 @@ def drop_connections(url: str) -> int:
         engine.dispose()
 
 
-def test_a_database_restart_while_the_service_is_idle_costs_no_request(fresh_database, clock, monkeypatch):
-    monkeypatch.setattr(writer_module, "IDLE_PING", 0.05)
-    url = fresh_database("postgresql")
-    loop = open_learning_loop(url, LoopSettings(reward_wait_time=600.0), clock=clock, run_trainer=False)
-    request = RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["juice"])
+def rank_and_reward(loop) -> None:
+    """A rank and its reward from an event loop: the writer threads' path."""
 
     async def pair() -> None:
-        await loop.reward_async((await loop.rank_async(request)).event_id, 1.0)
+        await loop.reward_async((await loop.rank_async(REQUEST)).event_id, 1.0)
 
+    asyncio.run(pair())
+
+
+@contextlib.contextmanager
+def loop_after_a_restart(url: str, clock) -> Iterator[tuple[Any, str]]:
+    """A loop that wrote on its own connection and its writer threads', all of which PostgreSQL has since
+    closed, as a restart does; yields the loop and the event it ranked first."""
+    loop = open_loop(url, clock)
     try:
-        event_id = loop.rank(request).event_id
-        asyncio.run(pair())  # the writer threads' connections are open too
+        event_id = rank(loop)
+        rank_and_reward(loop)
         assert drop_connections(url) >= 2
+        yield loop, event_id
+    finally:
+        loop.close()
+
+
+def test_a_database_restart_while_the_service_is_idle_costs_no_request(fresh_database, clock, monkeypatch):
+    monkeypatch.setattr(writer_module, "IDLE_PING", 0.05)
+    with loop_after_a_restart(fresh_database("postgresql"), clock) as (loop, event_id):
         time.sleep(0.1)  # idle for longer than IDLE_PING
         loop.reward(event_id, 1.0)
         for _ in range(10):
-            asyncio.run(pair())
+            rank_and_reward(loop)
         assert [value for value, _ in store.event_rewards(loop._engine, event_id)] == [1.0]
-    finally:
-        loop.close()
 
 
 def test_connections_lost_while_busy_fail_one_write_each_then_come_back(fresh_database, clock, monkeypatch):
     """No retry inside the service: the commit may have landed, and a retry would store the write twice."""
     monkeypatch.setattr(writer_module, "IDLE_PING", float("inf"))
-    url = fresh_database("postgresql")
-    loop = open_learning_loop(url, LoopSettings(reward_wait_time=600.0), clock=clock, run_trainer=False)
-    request = RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["juice"])
-
-    async def pair() -> None:
-        await loop.reward_async((await loop.rank_async(request)).event_id, 1.0)
-
-    try:
-        event_id = loop.rank(request).event_id
-        asyncio.run(pair())
-        assert drop_connections(url) >= 2
+    with loop_after_a_restart(fresh_database("postgresql"), clock) as (loop, event_id):
         with pytest.raises(RankerUnavailable, match="could not be written"):
             loop.reward(event_id, 1.0)
         loop.reward(event_id, 1.0)  # a new connection
         outcomes = []
         for _ in range(20):  # each writer thread finds its connection gone once, then reconnects
             try:
-                asyncio.run(pair())
+                rank_and_reward(loop)
                 outcomes.append("ok")
             except RankerUnavailable:
                 outcomes.append("refused")
         assert outcomes[-5:] == ["ok"] * 5 and outcomes.count("refused") <= 4
         assert [value for value, _ in store.event_rewards(loop._engine, event_id)] == [1.0]
-    finally:
-        loop.close()
