@@ -206,14 +206,13 @@ class GroupCommitWriter:
         self, connection: Any, ranks: list[tuple[Any, ...]], updates: list[_Write]
     ) -> dict[int, Exception]:
         sql = self._sql
-        failures: dict[int, Exception] = {}
         cursor = connection.cursor()
         # PostgreSQL's pipeline mode sends the statements without waiting for each answer: two round trips
         # per transaction (up to the known events, then the rest with the commit) instead of one each.
         pipeline = connection.pipeline() if sql.postgres else contextlib.nullcontext()
         try:
             with pipeline:
-                self._statements(cursor, ranks, updates, failures)
+                failures = self._statements(cursor, ranks, updates)
                 connection.commit()
         finally:
             try:
@@ -223,9 +222,11 @@ class GroupCommitWriter:
         return failures
 
     def _statements(
-        self, cursor: Any, ranks: list[tuple[Any, ...]], updates: list[_Write], failures: dict[int, Exception]
-    ) -> None:
+        self, cursor: Any, ranks: list[tuple[Any, ...]], updates: list[_Write]
+    ) -> dict[int, Exception]:
+        """Send the batch's statements; returns the per-write failures (unknown events)."""
         sql = self._sql
+        failures: dict[int, Exception] = {}
         if ranks:
             cursor.executemany(sql.insert_event, ranks)
         if updates:
@@ -247,6 +248,7 @@ class GroupCommitWriter:
                 cursor.executemany(sql.insert_reward, [(r["id"], r["value"], r["at"]) for r in rewards])
             if activations:
                 cursor.executemany(sql.activate, activations)
+        return failures
 
 
 class _Link:
