@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -39,6 +40,8 @@ from bot import db
 
 PENDING, LEARNED, NEVER_LEARNED = 0, 1, 2
 MODELS_KEPT = 3
+WRITE_BATCH_FUNCTION = Path(__file__).with_name("write_batch.sql")  # the writer's batch on PostgreSQL
+SCHEMA_LOCK_KEY = 0x707A5F736368656D  # "pz_schem": an advisory lock while the function is (re)created
 
 metadata = MetaData()
 
@@ -145,6 +148,11 @@ def create_tables(engine: Engine) -> None:
     with engine.begin() as conn:  # superseded by the two above; databases made before still have them
         conn.execute(text("DROP INDEX IF EXISTS ix_pz_events_state_deadline"))
         conn.execute(text("DROP INDEX IF EXISTS ix_pz_events_ranked_at"))
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            # Processes starting together take turns: concurrent CREATE OR REPLACE of one function can fail.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            conn.exec_driver_sql(WRITE_BATCH_FUNCTION.read_text(encoding="utf-8"))
 
 
 def ready_events(engine: Engine, now: float, aggregation: str, limit: int) -> list[dict[str, Any]]:

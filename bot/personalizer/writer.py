@@ -5,15 +5,17 @@ acknowledged before it is durable. Event-loop callers share commits: their write
 thread, which commits whatever arrived together in one transaction. A thread caller, which blocks anyway,
 commits its own write on the same connection under the same lock.
 
-The writer owns one DBAPI connection and sends its five fixed statements through it directly: under load
+The writer owns its DBAPI connections and sends its fixed statements through them directly: under load
 SQLAlchemy's per-statement work in this thread competed for the GIL with the request thread and was the
-service's bottleneck. Everything else (schema, queries, training) goes through SQLAlchemy.
+service's bottleneck. On SQLite a batch is an `executemany` per kind of write; on PostgreSQL it is one call
+of a server-side function (write_batch.sql), because there each statement costs a round trip and the
+server's own per-statement work. Everything else (schema, queries, training) goes through SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 import logging
 import queue
 import threading
@@ -23,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.db import driver_mark, write_lock
+from bot.db import write_lock
 from bot.personalizer import store
 from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailable
 
@@ -41,40 +43,91 @@ class _Write:
     waiter: asyncio.Future[None] | None = None  # an event loop's caller; None for a thread's own commit
 
 
-class _Statements:
-    """The hot-path SQL in the DBAPI's parameter style (sqlite3: `?`, psycopg: `%s`)."""
+class _SqliteBatch:
+    """SQLite: one `executemany` per kind of statement, in one transaction."""
 
-    def __init__(self, engine: Engine) -> None:
-        mark = driver_mark(engine)
-        self.postgres = engine.dialect.name == "postgresql"
-        self.insert_event = f"INSERT INTO pz_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join([mark] * len(EVENT_COLUMNS))})"
-        # Rewards after the deadline change nothing here; pz_rewards keeps them all.
-        self.reward = (
-            "UPDATE pz_events SET "
-            f"first_reward = COALESCE(first_reward, CASE WHEN deadline >= {mark} THEN {mark} END), "
-            f"reward_sum = reward_sum + CASE WHEN deadline >= {mark} THEN {mark} ELSE 0 END, "
-            f"reward_count = reward_count + CASE WHEN deadline >= {mark} THEN 1 ELSE 0 END "
-            f"WHERE event_id = {mark}"
-        )
-        self.insert_reward = (
-            f"INSERT INTO pz_rewards (event_id, value, received_at) VALUES ({mark}, {mark}, {mark})"
-        )
-        self.activate = (
-            f"UPDATE pz_events SET activated_at = COALESCE(activated_at, {mark}) WHERE event_id = {mark}"
-        )
+    insert_event = (
+        f"INSERT INTO pz_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(['?'] * len(EVENT_COLUMNS))})"
+    )
+    # Rewards after the deadline change nothing here; pz_rewards keeps them all.
+    reward = (
+        "UPDATE pz_events SET "
+        "first_reward = COALESCE(first_reward, CASE WHEN deadline >= ? THEN ? END), "
+        "reward_sum = reward_sum + CASE WHEN deadline >= ? THEN ? ELSE 0 END, "
+        "reward_count = reward_count + CASE WHEN deadline >= ? THEN 1 ELSE 0 END "
+        "WHERE event_id = ?"
+    )
+    insert_reward = "INSERT INTO pz_rewards (event_id, value, received_at) VALUES (?, ?, ?)"
+    activate = "UPDATE pz_events SET activated_at = COALESCE(activated_at, ?) WHERE event_id = ?"
 
-    def known_events(self, cursor: Any, event_ids: list[str]) -> set[str]:
-        """Which of these event IDs are logged; on PostgreSQL their rows are locked too, in event ID order,
-        so that concurrent writers (and the trainer, which updates in the same order) never deadlock."""
-        if self.postgres:
-            cursor.execute(
-                "SELECT event_id FROM pz_events WHERE event_id = ANY(%s) ORDER BY event_id FOR UPDATE",
-                (event_ids,),
+    def write(self, connection: Any, ranks: list[_Write], updates: list[_Write]) -> dict[int, Exception]:
+        """Commit the batch; returns the per-write failures (unknown events)."""
+        cursor = connection.cursor()
+        try:
+            failures = self._statements(cursor, ranks, updates)
+            connection.commit()
+        finally:
+            cursor.close()
+        return failures
+
+    def _statements(self, cursor: Any, ranks: list[_Write], updates: list[_Write]) -> dict[int, Exception]:
+        failures: dict[int, Exception] = {}
+        if ranks:
+            cursor.executemany(
+                self.insert_event, [tuple(w.params.get(c) for c in EVENT_COLUMNS) for w in ranks]
             )
-        else:
-            marks = ", ".join(["?"] * len(event_ids))
-            cursor.execute(f"SELECT event_id FROM pz_events WHERE event_id IN ({marks})", event_ids)
-        return {row[0] for row in cursor.fetchall()}
+        if updates:
+            ids = sorted({w.params["id"] for w in updates})
+            cursor.execute(
+                f"SELECT event_id FROM pz_events WHERE event_id IN ({', '.join(['?'] * len(ids))})", ids
+            )
+            known = {row[0] for row in cursor.fetchall()}
+            rewards, activations = [], []
+            for write in updates:
+                p = write.params
+                if p["id"] not in known:
+                    failures[id(write)] = EventNotFound(p["id"])
+                elif write.kind == "reward":
+                    rewards.append(p)
+                else:
+                    activations.append((p["at"], p["id"]))
+            if rewards:
+                cursor.executemany(
+                    self.reward,
+                    [(r["at"], r["value"], r["at"], r["value"], r["at"], r["id"]) for r in rewards],
+                )
+                cursor.executemany(self.insert_reward, [(r["id"], r["value"], r["at"]) for r in rewards])
+            if activations:
+                cursor.executemany(self.activate, activations)
+        return failures
+
+
+class _PostgresBatch:
+    """PostgreSQL: the whole batch is one call of `pz_write_batch` (write_batch.sql) on a connection in
+    autocommit, so one round trip and one transaction; the function commits all of the batch or none."""
+
+    call = "SELECT pz_write_batch(%s::jsonb, %s, %s, %s, %s)"
+
+    def write(self, connection: Any, ranks: list[_Write], updates: list[_Write]) -> dict[int, Exception]:
+        """Commit the batch; returns the per-write failures (unknown events)."""
+        # In event ID order, which is stable: one event's rewards keep the order they came in.
+        ordered = sorted(updates, key=lambda w: w.params["id"])
+        cursor = connection.cursor()
+        try:
+            cursor.execute(
+                self.call,
+                (
+                    json.dumps([w.params for w in ranks]) if ranks else None,
+                    [w.kind for w in ordered],
+                    [w.params["id"] for w in ordered],
+                    [w.params.get("value", 0.0) for w in ordered],
+                    [w.params["at"] for w in ordered],
+                ),
+            )
+            missing = cursor.fetchone()[0]
+        finally:
+            cursor.close()
+        return {id(ordered[i - 1]): EventNotFound(ordered[i - 1].params["id"]) for i in missing}
 
 
 class GroupCommitWriter:
@@ -90,8 +143,9 @@ class GroupCommitWriter:
         if dbapi is None:
             raise RuntimeError(f"no DBAPI driver is loaded for {engine.dialect.name}")
         self._dbapi: Any = dbapi
-        self._sql = _Statements(engine)
-        self._own = _Link(engine)  # thread callers' connection, one transaction at a time
+        postgres = engine.dialect.name == "postgresql"
+        self._batch: _SqliteBatch | _PostgresBatch = _PostgresBatch() if postgres else _SqliteBatch()
+        self._own = _Link(engine, autocommit=postgres)  # thread callers' connection, one batch at a time
         self._own_lock = threading.Lock()
         self._write_lock = write_lock(engine)
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
@@ -99,9 +153,14 @@ class GroupCommitWriter:
         # one batch waits for the server the next one is written; with more writers each batch is smaller
         # and the server spends more per request. Alternating load runs, pipeline mode, two processes: two
         # writers each gave 1,690-2,065 req/s against 1,480-1,928 with four (40 s); one, 1,326-1,702 (20 s).
-        writers = WRITERS_POSTGRES if self._sql.postgres else 1
+        writers = WRITERS_POSTGRES if postgres else 1
         self._threads = [
-            threading.Thread(target=self._run, args=(_Link(engine),), name=f"pz-writer-{n}", daemon=True)
+            threading.Thread(
+                target=self._run,
+                args=(_Link(engine, autocommit=postgres),),
+                name=f"pz-writer-{n}",
+                daemon=True,
+            )
             for n in range(writers)
         ]
         self._closed = False
@@ -190,11 +249,11 @@ class GroupCommitWriter:
     def _write(self, link: _Link, batch: list[_Write]) -> dict[int, Exception]:
         """Write a batch in one transaction; returns the per-write failures (unknown events)."""
         connection = link.connect()
-        ranks = [tuple(w.params.get(c) for c in EVENT_COLUMNS) for w in batch if w.kind == "rank"]
+        ranks = [w for w in batch if w.kind == "rank"]
         updates = [w for w in batch if w.kind != "rank"]
         with self._write_lock():
             try:
-                return self._transaction(connection, ranks, updates)
+                return self._batch.write(connection, ranks, updates)
             except BaseException:
                 try:
                     connection.rollback()
@@ -202,63 +261,17 @@ class GroupCommitWriter:
                     link.drop(invalidate=True)
                 raise
 
-    def _transaction(
-        self, connection: Any, ranks: list[tuple[Any, ...]], updates: list[_Write]
-    ) -> dict[int, Exception]:
-        sql = self._sql
-        cursor = connection.cursor()
-        # PostgreSQL's pipeline mode sends the statements without waiting for each answer: two round trips
-        # per transaction (up to the known events, then the rest with the commit) instead of one each.
-        pipeline = connection.pipeline() if sql.postgres else contextlib.nullcontext()
-        try:
-            with pipeline:
-                failures = self._statements(cursor, ranks, updates)
-                connection.commit()
-        finally:
-            try:
-                cursor.close()
-            except self._dbapi.Error:
-                pass
-        return failures
-
-    def _statements(
-        self, cursor: Any, ranks: list[tuple[Any, ...]], updates: list[_Write]
-    ) -> dict[int, Exception]:
-        """Send the batch's statements; returns the per-write failures (unknown events)."""
-        sql = self._sql
-        failures: dict[int, Exception] = {}
-        if ranks:
-            cursor.executemany(sql.insert_event, ranks)
-        if updates:
-            known = sql.known_events(cursor, sorted({w.params["id"] for w in updates}))
-            rewards, activations = [], []
-            for write in updates:
-                p = write.params
-                if p["id"] not in known:
-                    failures[id(write)] = EventNotFound(p["id"])
-                elif write.kind == "reward":
-                    rewards.append(p)
-                else:
-                    activations.append((p["at"], p["id"]))
-            if rewards:
-                cursor.executemany(
-                    sql.reward,
-                    [(r["at"], r["value"], r["at"], r["value"], r["at"], r["id"]) for r in rewards],
-                )
-                cursor.executemany(sql.insert_reward, [(r["id"], r["value"], r["at"]) for r in rewards])
-            if activations:
-                cursor.executemany(sql.activate, activations)
-        return failures
-
 
 class _Link:
     """One DBAPI connection of the writer's: opened on first use, dropped after an error, and pinged (the
     dialect's own ping) before use after IDLE_PING seconds unused, so that a database restart while the
     service was idle costs no request. A connection lost while busy still fails one transaction: retrying it
-    could store a write twice, if its commit had landed."""
+    could store a write twice, if its commit had landed. In autocommit (PostgreSQL, where a batch is one
+    statement) the connection is the writer's own, not the pool's."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, autocommit: bool = False) -> None:
         self._engine = engine
+        self._autocommit = autocommit
         self._connection: Any = None
         self._used = 0.0
 
@@ -272,7 +285,11 @@ class _Link:
                 logger.info("the writer's idle database connection was gone; opening another")
                 self.drop(invalidate=True)
         if self._connection is None:
-            self._connection = self._engine.raw_connection()
+            connection: Any = self._engine.raw_connection()
+            if self._autocommit:
+                connection.detach()  # never back to the pool in autocommit: closed when dropped
+                connection.dbapi_connection.autocommit = True
+            self._connection = connection
         self._used = now
         return self._connection
 

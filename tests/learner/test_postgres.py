@@ -41,9 +41,10 @@ def log_reads(url: str, updates: int) -> int:
 
 
 def test_rewards_find_their_event_by_its_key_after_the_log_has_grown(fresh_database, clock):
-    """psycopg prepares a statement on its fifth run. Prepared while the log was nearly empty, PostgreSQL's
-    generic plan for finding a reward's event was a sequential scan, kept as the log grew: every reward
-    read the whole log."""
+    """A plan PostgreSQL caches must not scan the log. psycopg prepares a statement on its fifth run, and
+    PL/pgSQL (the writer's pz_write_batch) caches the plans of its statements. Made while the log was nearly
+    empty, the generic plan for finding a reward's event was once a sequential scan, kept as the log grew:
+    every reward read the whole log."""
     url = fresh_database("postgresql")
     loop = open_loop(url, clock)
     try:

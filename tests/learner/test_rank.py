@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from bot.personalizer import store
+from bot.personalizer import writer as writer_module
 from bot.personalizer.base import EventNotFound, InvalidRequest, RankableAction, RankRequest
 from bot.personalizer.loop import open_learning_loop
 from bot.personalizer.settings import LoopSettings
@@ -82,6 +83,27 @@ def test_a_used_event_id_fails_alone_among_writes_committed_together(loop):
     assert outcomes[40] is None and isinstance(outcomes[41], EventNotFound)
     assert all(store.get_event(loop._engine, e) is not None for e in fresh)
     assert store.event_rewards(loop._engine, "once")[0][0] == 1.0
+
+
+def test_a_batch_keeps_each_events_rewards_in_the_order_they_came(loop):
+    """One transaction holding several rewards for one event, interleaved with another event's: the first
+    one that came is the earliest, and each counts once."""
+    for event_id in ("late", "early"):  # "late" sorts after "early": a batch's order is not the log's
+        loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id=event_id))
+    came = [("late", 0.5), ("early", 0.25), ("late", -1.0), ("early", 1.0), ("late", 0.125)]
+    now = loop._clock()
+    batch = [writer_module._Write("reward", {"id": e, "value": v, "at": now}) for e, v in came]
+    outcomes = loop._writer._commit(loop._writer._own, batch)
+    assert [error for _, error in outcomes] == [None] * len(came)
+    for event_id in ("late", "early"):
+        values = [v for e, v in came if e == event_id]
+        row = store.get_event(loop._engine, event_id)
+        assert (row["first_reward"], row["reward_sum"], row["reward_count"]) == (
+            values[0],
+            sum(values),
+            len(values),
+        )
+        assert [value for value, _ in store.event_rewards(loop._engine, event_id)] == values
 
 
 def many(n):
