@@ -32,7 +32,6 @@ from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailab
 logger = logging.getLogger(__name__)
 MAX_BATCH = 512
 IDLE_PING = 1.0  # seconds: a connection unused this long is checked before use
-WRITERS_POSTGRES = 2
 EVENT_COLUMNS = [column.name for column in store.events.columns]
 
 
@@ -149,23 +148,14 @@ class GroupCommitWriter:
         self._own_lock = threading.Lock()
         self._write_lock = write_lock(engine)
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
-        # SQLite has one writer at a time anyway. PostgreSQL commits several transactions at once, so while
-        # one batch waits for the server the next one is written; with more writers each batch is smaller
-        # and the server spends more per request. Alternating load runs, pipeline mode, two processes: two
-        # writers each gave 1,690-2,065 req/s against 1,480-1,928 with four (40 s); one, 1,326-1,702 (20 s).
-        writers = WRITERS_POSTGRES if postgres else 1
-        self._threads = [
-            threading.Thread(
-                target=self._run,
-                args=(_Link(engine, autocommit=postgres),),
-                name=f"pz-writer-{n}",
-                daemon=True,
-            )
-            for n in range(writers)
-        ]
+        # One writer thread, on PostgreSQL too: while its batch is at the server the next one gathers, and a
+        # bigger batch costs the server less per write. Alternating 40 s load runs with batches as one call
+        # of pz_write_batch: one writer per process gave 2,694-2,894 req/s, two 2,322-2,524.
+        self._thread = threading.Thread(
+            target=self._run, args=(_Link(engine, autocommit=postgres),), name="pz-writer", daemon=True
+        )
         self._closed = False
-        for thread in self._threads:
-            thread.start()
+        self._thread.start()
 
     def submit_event(self, row: dict[str, Any], waiter: asyncio.Future[None] | None = None) -> None:
         """Log a ranked event; fails with InvalidRequest if its event ID is taken."""
@@ -182,13 +172,11 @@ class GroupCommitWriter:
         self._submit(_Write("activate", {"id": event_id, "at": at}, waiter))
 
     def close(self) -> None:
-        """Finish what is queued, then stop the threads."""
+        """Finish what is queued, then stop the writer thread."""
         if not self._closed:
             self._closed = True
-            for _ in self._threads:
-                self._queue.put(None)
-            for thread in self._threads:
-                thread.join(timeout=30)
+            self._queue.put(None)
+            self._thread.join(timeout=30)
             with self._own_lock:
                 self._own.drop(invalidate=False)
 
