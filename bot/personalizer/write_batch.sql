@@ -25,15 +25,16 @@ BEGIN
         INSERT INTO pz_events SELECT * FROM jsonb_populate_recordset(NULL::pz_events, ranks);
     END IF;
     FOR i IN 1 .. coalesce(cardinality(ids), 0) LOOP
-        IF kinds[i] = 'reward' THEN
-            UPDATE pz_events SET
-                first_reward = COALESCE(first_reward, CASE WHEN deadline >= ats[i] THEN vals[i] END),
-                reward_sum = reward_sum + CASE WHEN deadline >= ats[i] THEN vals[i] ELSE 0 END,
-                reward_count = reward_count + CASE WHEN deadline >= ats[i] THEN 1 ELSE 0 END
-            WHERE event_id = ids[i];
-            IF FOUND THEN
-                INSERT INTO pz_rewards (event_id, value, received_at) VALUES (ids[i], vals[i], ats[i]);
-            END IF;
+        IF kinds[i] = 'reward' THEN  -- one statement: the update and, if it found the event, the reward
+            WITH rewarded AS (
+                UPDATE pz_events SET
+                    first_reward = COALESCE(first_reward, CASE WHEN deadline >= ats[i] THEN vals[i] END),
+                    reward_sum = reward_sum + CASE WHEN deadline >= ats[i] THEN vals[i] ELSE 0 END,
+                    reward_count = reward_count + CASE WHEN deadline >= ats[i] THEN 1 ELSE 0 END
+                WHERE event_id = ids[i]
+                RETURNING event_id
+            )
+            INSERT INTO pz_rewards (event_id, value, received_at) SELECT event_id, vals[i], ats[i] FROM rewarded;
         ELSE
             UPDATE pz_events SET activated_at = COALESCE(activated_at, ats[i]) WHERE event_id = ids[i];
         END IF;
