@@ -76,7 +76,7 @@ class _SqliteBatch:
                 self.insert_event, [tuple(w.params.get(c) for c in EVENT_COLUMNS) for w in ranks]
             )
         if updates:
-            ids = sorted({w.params["id"] for w in updates})
+            ids = list({w.params["id"] for w in updates})
             cursor.execute(
                 f"SELECT event_id FROM pz_events WHERE event_id IN ({', '.join(['?'] * len(ids))})", ids
             )
