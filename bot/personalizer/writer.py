@@ -3,7 +3,7 @@
 Callers are answered only after the transaction that holds their write has committed, so nothing is
 acknowledged before it is durable. Event-loop callers share commits: their writes queue up for the writer
 thread, which commits whatever arrived together in one transaction. A thread caller, which blocks anyway,
-commits its own write on the same connection under the same lock.
+commits its own write, the same way, on a connection of its own under the same lock.
 
 The writer owns its DBAPI connections and sends its fixed statements through them directly: under load
 SQLAlchemy's per-statement work in this thread competed for the GIL with the request thread and was the
