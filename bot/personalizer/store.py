@@ -40,7 +40,8 @@ from bot import db
 
 PENDING, LEARNED, NEVER_LEARNED = 0, 1, 2
 MODELS_KEPT = 3
-WRITE_BATCH_FUNCTION = Path(__file__).with_name("write_batch.sql")  # the writer's batch on PostgreSQL
+# PostgreSQL's server-side functions: the writer's batch, and the trainer's marks.
+FUNCTIONS = (Path(__file__).with_name("write_batch.sql"), Path(__file__).with_name("mark_learned.sql"))
 SCHEMA_LOCK_KEY = 0x707A5F736368656D  # "pz_schem": an advisory lock while the function is (re)created
 
 metadata = MetaData()
@@ -152,7 +153,8 @@ def create_tables(engine: Engine) -> None:
         with engine.begin() as conn:
             # Processes starting together take turns: concurrent CREATE OR REPLACE of one function can fail.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
-            conn.exec_driver_sql(WRITE_BATCH_FUNCTION.read_text(encoding="utf-8"))
+            for function in FUNCTIONS:
+                conn.exec_driver_sql(function.read_text(encoding="utf-8"))
 
 
 def ready_events(engine: Engine, now: float, aggregation: str, limit: int) -> list[dict[str, Any]]:
@@ -208,17 +210,20 @@ def commit_training(
     per-row parameter processing).
     """
     mark = db.driver_mark(engine)
-    marks = [  # in event ID order, as the service's writers lock rows (no deadlock between them)
-        (o.state, o.value, now, o.event_id) for o in sorted(outcomes, key=lambda o: o.event_id)
-    ]
+    ordered = sorted(outcomes, key=lambda o: o.event_id)  # as the service's writers lock rows: no deadlock
     columns = list(model.__dict__)
     published = tuple(model.__dict__.values())
     with engine.connect() as conn, lock():
-        if marks:
+        if ordered and engine.dialect.name == "postgresql":  # one call of pz_mark_learned (mark_learned.sql)
+            conn.exec_driver_sql(
+                "SELECT pz_mark_learned(%s::text[], %s::smallint[], %s::float8[], %s::float8)",
+                ([o.event_id for o in ordered], [o.state for o in ordered], [o.value for o in ordered], now),
+            )
+        elif ordered:
             conn.exec_driver_sql(
                 f"UPDATE pz_events SET state = {mark}, learned_value = {mark}, learned_at = {mark} "
                 f"WHERE event_id = {mark} AND state = {PENDING}",
-                marks,
+                [(o.state, o.value, now, o.event_id) for o in ordered],
             )
         conn.exec_driver_sql(
             f"INSERT INTO pz_models ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})",

@@ -40,16 +40,18 @@ def log_reads(url: str, updates: int) -> int:
         engine.dispose()
 
 
-def test_rewards_find_their_event_by_its_key_after_the_log_has_grown(fresh_database, clock):
+def test_rewards_and_training_find_their_events_by_key_after_the_log_has_grown(fresh_database, clock):
     """A plan PostgreSQL caches must not scan the log. psycopg prepares a statement on its fifth run, and
-    PL/pgSQL (the writer's pz_write_batch) caches the plans of its statements. Made while the log was nearly
-    empty, the generic plan for finding a reward's event was once a sequential scan, kept as the log grew:
-    every reward read the whole log."""
+    PL/pgSQL (the writer's pz_write_batch, the trainer's pz_mark_learned) caches the plans of its statements.
+    Made while the log was nearly empty, the generic plan for finding a reward's event was once a sequential
+    scan, kept as the log grew: every reward read the whole log."""
     url = fresh_database("postgresql")
-    loop = open_loop(url, clock)
+    # Without log retention: its purge is planned for each round, from statistics that can lag the log.
+    loop = open_loop(url, clock, log_retention_days=-1)
     try:
-        for _ in range(20):  # a new service's first rewards
+        for _ in range(20):  # a new service's first rewards, and its first training round
             loop.reward(rank(loop), 1.0)
+        assert loop.train_once() == 20
         template = store.get_event(loop._engine, rank(loop))
         with loop._engine.begin() as conn:
             conn.execute(
@@ -57,10 +59,12 @@ def test_rewards_find_their_event_by_its_key_after_the_log_has_grown(fresh_datab
             )
         for _ in range(20):
             loop.reward(rank(loop), 1.0)
+        assert loop.train_once() == 20
     finally:
         loop.close()
-    # The first rewards scanned a few dozen rows at most; 20 scans of the grown log would read 100,000.
-    assert log_reads(url, updates=40) < LOGGED_LATER
+    # 40 rewards and 40 marks. The first ones scanned a few dozen rows at most; 20 scans of the grown log
+    # would read 100,000.
+    assert log_reads(url, updates=80) < LOGGED_LATER
 
 
 def test_options_in_the_database_url_are_kept_beside_the_services_own(fresh_database):
