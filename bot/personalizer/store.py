@@ -42,7 +42,7 @@ PENDING, LEARNED, NEVER_LEARNED = 0, 1, 2
 MODELS_KEPT = 3
 # PostgreSQL's server-side functions: the writer's batch, and the trainer's marks.
 FUNCTIONS = (Path(__file__).with_name("write_batch.sql"), Path(__file__).with_name("mark_learned.sql"))
-SCHEMA_LOCK_KEY = 0x707A5F736368656D  # "pz_schem": an advisory lock while the function is (re)created
+SCHEMA_LOCK_KEY = 0x707A5F736368656D  # "pz_schem": an advisory lock while the functions are (re)created
 
 metadata = MetaData()
 
@@ -155,7 +155,7 @@ def create_tables(engine: Engine) -> None:
         conn.execute(text("DROP INDEX IF EXISTS ix_pz_events_ranked_at"))
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
-            # Processes starting together take turns: concurrent CREATE OR REPLACE of one function can fail.
+            # Processes starting together take turns: concurrent CREATE OR REPLACE of a function can fail.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
             for function in FUNCTIONS:
                 conn.exec_driver_sql(function.read_text(encoding="utf-8"))

@@ -43,8 +43,9 @@ def log_reads(url: str, updates: int) -> int:
 def test_rewards_and_training_find_their_events_by_key_after_the_log_has_grown(fresh_database, clock):
     """A plan PostgreSQL caches must not scan the log. psycopg prepares a statement on its fifth run, and
     PL/pgSQL may cache the plans of its statements (the writer's pz_write_batch does; the trainer's
-    pz_mark_learned plans each call, since a cached plan of its marks once walked the pending events). Made while the log was nearly empty, the generic plan for finding a reward's event was once a sequential
-    scan, kept as the log grew: every reward read the whole log."""
+    pz_mark_learned plans each call, since a cached plan of its marks once walked the pending events). Made
+    while the log was nearly empty, the generic plan for finding a reward's event was once a sequential scan,
+    kept as the log grew: every reward read the whole log."""
     url = fresh_database("postgresql")
     # Without log retention: its purge is planned for each round, from statistics that can lag the log.
     loop = open_loop(url, clock, log_retention_days=-1)
