@@ -36,7 +36,7 @@ EVENT_COLUMNS = [column.name for column in store.events.columns]
 
 
 @dataclass
-class _Write:
+class Write:
     kind: str  # "rank", "reward" or "activate"
     params: dict[str, Any]
     waiter: asyncio.Future[None] | None = None  # an event loop's caller; None for a thread's own commit
@@ -59,7 +59,7 @@ class _SqliteBatch:
     insert_reward = "INSERT INTO pz_rewards (event_id, value, received_at) VALUES (?, ?, ?)"
     activate = "UPDATE pz_events SET activated_at = COALESCE(activated_at, ?) WHERE event_id = ?"
 
-    def write(self, connection: Any, ranks: list[_Write], updates: list[_Write]) -> dict[int, Exception]:
+    def write(self, connection: Any, ranks: list[Write], updates: list[Write]) -> dict[int, Exception]:
         """Commit the batch; returns the per-write failures (unknown events)."""
         cursor = connection.cursor()
         try:
@@ -69,7 +69,7 @@ class _SqliteBatch:
             cursor.close()
         return failures
 
-    def _statements(self, cursor: Any, ranks: list[_Write], updates: list[_Write]) -> dict[int, Exception]:
+    def _statements(self, cursor: Any, ranks: list[Write], updates: list[Write]) -> dict[int, Exception]:
         failures: dict[int, Exception] = {}
         if ranks:
             cursor.executemany(
@@ -107,26 +107,35 @@ class _PostgresBatch:
 
     call = "SELECT pz_write_batch(%s::jsonb, %s, %s, %s, %s)"
 
-    def write(self, connection: Any, ranks: list[_Write], updates: list[_Write]) -> dict[int, Exception]:
+    def write(self, connection: Any, ranks: list[Write], updates: list[Write]) -> dict[int, Exception]:
         """Commit the batch; returns the per-write failures (unknown events)."""
-        # In event ID order, which is stable: one event's rewards keep the order they came in.
-        ordered = sorted(updates, key=lambda w: w.params["id"])
+        ordered, arguments = postgres_batch(ranks, updates)
         cursor = connection.cursor()
         try:
-            cursor.execute(
-                self.call,
-                (
-                    json.dumps([w.params for w in ranks]) if ranks else None,
-                    [w.kind for w in ordered],
-                    [w.params["id"] for w in ordered],
-                    [w.params.get("value", 0.0) for w in ordered],
-                    [w.params["at"] for w in ordered],
-                ),
-            )
+            cursor.execute(self.call, arguments)
             missing = cursor.fetchone()[0]
         finally:
             cursor.close()
-        return {id(ordered[i - 1]): EventNotFound(ordered[i - 1].params["id"]) for i in missing}
+        return unknown_events(ordered, missing)
+
+
+def postgres_batch(ranks: list[Write], updates: list[Write]) -> tuple[list[Write], tuple[Any, ...]]:
+    """The arguments of pz_write_batch for a batch, and its rewards and activations in the order it takes them:
+    event ID order, which is stable, so one event's rewards keep the order they came in."""
+    ordered = sorted(updates, key=lambda w: w.params["id"])
+    arguments = (
+        json.dumps([w.params for w in ranks]) if ranks else None,
+        [w.kind for w in ordered],
+        [w.params["id"] for w in ordered],
+        [float(w.params.get("value", 0.0)) for w in ordered],
+        [w.params["at"] for w in ordered],
+    )
+    return ordered, arguments
+
+
+def unknown_events(ordered: list[Write], missing: list[int]) -> dict[int, Exception]:
+    """pz_write_batch's answer (positions from 1 in `ordered`) as the per-write failures."""
+    return {id(ordered[i - 1]): EventNotFound(ordered[i - 1].params["id"]) for i in missing}
 
 
 class GroupCommitWriter:
@@ -147,7 +156,7 @@ class GroupCommitWriter:
         self._own = _Link(engine, autocommit=postgres)  # thread callers' connection, one batch at a time
         self._own_lock = threading.Lock()
         self._write_lock = write_lock(engine)
-        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Write | None] = queue.SimpleQueue()
         # One writer thread, on PostgreSQL too: while its batch is at the server the next one gathers, and a
         # bigger batch costs the server less per write. Alternating 40 s load runs with batches as one call
         # of pz_write_batch: one writer per process gave 2,694-2,894 req/s, two 2,322-2,524.
@@ -159,17 +168,17 @@ class GroupCommitWriter:
 
     def submit_event(self, row: dict[str, Any], waiter: asyncio.Future[None] | None = None) -> None:
         """Log a ranked event; fails with InvalidRequest if its event ID is taken."""
-        self._submit(_Write("rank", row, waiter))
+        self._submit(Write("rank", row, waiter))
 
     def submit_reward(
         self, event_id: str, value: float, at: float, waiter: asyncio.Future[None] | None = None
     ) -> None:
         """Keep a reward; fails with EventNotFound for an unknown event."""
-        self._submit(_Write("reward", {"id": event_id, "value": value, "at": at}, waiter))
+        self._submit(Write("reward", {"id": event_id, "value": value, "at": at}, waiter))
 
     def submit_activation(self, event_id: str, at: float, waiter: asyncio.Future[None] | None = None) -> None:
         """Record an activation; fails with EventNotFound for an unknown event."""
-        self._submit(_Write("activate", {"id": event_id, "at": at}, waiter))
+        self._submit(Write("activate", {"id": event_id, "at": at}, waiter))
 
     def close(self) -> None:
         """Finish what is queued, then stop the writer thread."""
@@ -180,9 +189,9 @@ class GroupCommitWriter:
             with self._own_lock:
                 self._own.drop(invalidate=False)
 
-    def _submit(self, write: _Write) -> None:
+    def _submit(self, write: Write) -> None:
         if self._closed:
-            outcomes: list[tuple[_Write, Exception | None]] = [
+            outcomes: list[tuple[Write, Exception | None]] = [
                 (write, RankerUnavailable("the learner is shutting down"))
             ]
         elif write.waiter is None:
@@ -218,7 +227,7 @@ class GroupCommitWriter:
         finally:
             link.drop(invalidate=False)
 
-    def _commit(self, link: _Link, batch: list[_Write]) -> list[tuple[_Write, Exception | None]]:
+    def _commit(self, link: _Link, batch: list[Write]) -> list[tuple[Write, Exception | None]]:
         """Commit a batch on this link; each write with its failure (None when it is durable)."""
         try:
             failures = self._write(link, batch)
@@ -234,7 +243,7 @@ class GroupCommitWriter:
             return [(write, RankerUnavailable("the event log could not be written")) for write in batch]
         return [(write, failures.get(id(write))) for write in batch]
 
-    def _write(self, link: _Link, batch: list[_Write]) -> dict[int, Exception]:
+    def _write(self, link: _Link, batch: list[Write]) -> dict[int, Exception]:
         """Write a batch in one transaction; returns the per-write failures (unknown events)."""
         connection = link.connect()
         ranks = [w for w in batch if w.kind == "rank"]
@@ -294,7 +303,7 @@ class _Link:
         self._connection = None
 
 
-def _settle(outcomes: list[tuple[_Write, Exception | None]]) -> None:
+def _settle(outcomes: list[tuple[Write, Exception | None]]) -> None:
     """Answer each write's caller: raise a thread's own failure; wake each event loop once for its waiters."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], Exception | None]]] = {}
     for write, error in outcomes:
@@ -304,12 +313,13 @@ def _settle(outcomes: list[tuple[_Write, Exception | None]]) -> None:
             raise error
     for event_loop, waiters in by_loop.items():
         try:
-            event_loop.call_soon_threadsafe(_answer_waiters, waiters)
+            event_loop.call_soon_threadsafe(answer_waiters, waiters)
         except RuntimeError:  # that event loop is closed: nobody is waiting any more
             pass
 
 
-def _answer_waiters(waiters: list[tuple[asyncio.Future[None], Exception | None]]) -> None:
+def answer_waiters(waiters: list[tuple[asyncio.Future[None], Exception | None]]) -> None:
+    """Settle each caller's future on its event loop, unless the caller gave up."""
     for waiter, error in waiters:
         if waiter.done():  # the caller gave up (timeout or cancellation)
             continue

@@ -92,7 +92,7 @@ def test_a_batch_keeps_each_events_rewards_in_the_order_they_came(loop):
         loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id=event_id))
     came = [("late", 0.5), ("early", 0.25), ("late", -1.0), ("early", 1.0), ("late", 0.125)]
     now = loop._clock()
-    batch = [writer_module._Write("reward", {"id": e, "value": v, "at": now}) for e, v in came]
+    batch = [writer_module.Write("reward", {"id": e, "value": v, "at": now}) for e, v in came]
     outcomes = loop._writer._commit(loop._writer._own, batch)
     assert [error for _, error in outcomes] == [None] * len(came)
     for event_id in ("late", "early"):
