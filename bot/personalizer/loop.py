@@ -30,6 +30,7 @@ from bot.db import checkpoint, create_database_engine, is_sqlite, write_lock
 from bot.personalizer import store
 from bot.personalizer.base import InvalidRequest, RankedAction, RankerUnavailable, RankRequest, RankResult
 from bot.personalizer.learner import Policy, check_policy, effective_arguments
+from bot.personalizer.loop_writer import LoopWriter
 from bot.personalizer.settings import DEFAULT_POLICY, LoopSettings
 from bot.personalizer.trainer import Leadership, Trainer
 from bot.personalizer.validation import check_id, featurize_request
@@ -80,6 +81,11 @@ class LearningLoop:
         self._settings_lock = threading.Lock()
         self._served = _Served(0, settings.exploration_percentage, None)
         self._writer = GroupCommitWriter(engine)
+        # An event loop's writes: on PostgreSQL sent from that event loop (loop_writer.py), on SQLite through
+        # the writer's thread, since sqlite3 has no asynchronous interface.
+        self._loop_writer: GroupCommitWriter | LoopWriter = (
+            self._writer if is_sqlite(engine) else LoopWriter(engine)
+        )
         self._leadership = Leadership(engine)
         self._trainer = Trainer(engine, lambda: self._settings, clock, self._serve)
         self._stop = threading.Event()
@@ -108,19 +114,19 @@ class LearningLoop:
     async def rank_async(self, request: RankRequest) -> RankResult:
         """rank() for an event loop: awaits the group commit instead of blocking a thread."""
         prepared = self._prepare(request)
-        await self._submitted(lambda waiter: self._writer.submit_event(prepared.row, waiter))
+        await self._submitted(lambda waiter: self._loop_writer.submit_event(prepared.row, waiter))
         return prepared.result
 
     async def reward_async(self, event_id: str, value: float) -> None:
         """reward() for an event loop."""
         at = self._clock()
         event_id, value = check_id(event_id, "eventId"), check_reward(value)
-        await self._submitted(lambda waiter: self._writer.submit_reward(event_id, value, at, waiter))
+        await self._submitted(lambda waiter: self._loop_writer.submit_reward(event_id, value, at, waiter))
 
     async def activate_async(self, event_id: str) -> None:
         """activate() for an event loop."""
         event_id, at = check_id(event_id, "eventId"), self._clock()
-        await self._submitted(lambda waiter: self._writer.submit_activation(event_id, at, waiter))
+        await self._submitted(lambda waiter: self._loop_writer.submit_activation(event_id, at, waiter))
 
     # --- training and models -----------------------------------------------------------------------
 
@@ -236,6 +242,8 @@ class LearningLoop:
             if thread is not None:
                 thread.join(timeout=30)
         self._writer.close()
+        if self._loop_writer is not self._writer:
+            self._loop_writer.close()
         checkpoint(self._engine)
         self._trainer.close()
         self._leadership.release()

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import insert, text
 
 from bot.db import create_database_engine
+from bot.personalizer import loop_writer as loop_writer_module
 from bot.personalizer import store
 from bot.personalizer import writer as writer_module
 from bot.personalizer.base import RankerUnavailable, RankRequest
@@ -95,52 +96,77 @@ def drop_connections(url: str) -> int:
         engine.dispose()
 
 
-def rank_and_reward(loop) -> None:
-    """A rank and its reward from an event loop: the writer thread's path."""
+def rank_and_reward(loop, runner: asyncio.Runner) -> None:
+    """A rank and its reward from an event loop, as the service sends them: the event loop's own writer."""
 
     async def pair() -> None:
         await loop.reward_async((await loop.rank_async(REQUEST)).event_id, 1.0)
 
-    asyncio.run(pair())
+    runner.run(pair())
 
 
 @contextlib.contextmanager
-def loop_after_a_restart(url: str, clock) -> Iterator[tuple[Any, str]]:
-    """A loop that wrote on its own connection and its writer thread's, both of which PostgreSQL has since
-    closed, as a restart does; yields the loop and the event it ranked first."""
+def loop_after_a_restart(url: str, clock) -> Iterator[tuple[Any, str, asyncio.Runner]]:
+    """A loop that wrote on its own connection and its event loop's, both of which PostgreSQL has since
+    closed, as a restart does; yields the loop, the event it ranked first, and the event loop's runner."""
     loop = open_loop(url, clock)
     try:
-        event_id = rank(loop)
-        rank_and_reward(loop)
-        assert drop_connections(url) >= 2
-        yield loop, event_id
+        with asyncio.Runner() as runner:
+            event_id = rank(loop)
+            rank_and_reward(loop, runner)
+            assert drop_connections(url) >= 2
+            yield loop, event_id, runner
     finally:
         loop.close()
 
 
+def idle_ping(monkeypatch, seconds: float) -> None:
+    """How long a writer's connection may sit unused before it is checked: the thread callers' and the
+    event loop's."""
+    monkeypatch.setattr(writer_module, "IDLE_PING", seconds)
+    monkeypatch.setattr(loop_writer_module, "IDLE_PING", seconds)
+
+
 def test_a_database_restart_while_the_service_is_idle_costs_no_request(fresh_database, clock, monkeypatch):
-    monkeypatch.setattr(writer_module, "IDLE_PING", 0.05)
-    with loop_after_a_restart(fresh_database("postgresql"), clock) as (loop, event_id):
+    idle_ping(monkeypatch, 0.05)
+    with loop_after_a_restart(fresh_database("postgresql"), clock) as (loop, event_id, runner):
         time.sleep(0.1)  # idle for longer than IDLE_PING
         loop.reward(event_id, 1.0)
         for _ in range(10):
-            rank_and_reward(loop)
+            rank_and_reward(loop, runner)
         assert [value for value, _ in store.event_rewards(loop._engine, event_id)] == [1.0]
 
 
 def test_connections_lost_while_busy_fail_one_write_each_then_come_back(fresh_database, clock, monkeypatch):
     """No retry inside the service: the commit may have landed, and a retry would store the write twice."""
-    monkeypatch.setattr(writer_module, "IDLE_PING", float("inf"))
-    with loop_after_a_restart(fresh_database("postgresql"), clock) as (loop, event_id):
+    idle_ping(monkeypatch, float("inf"))
+    with loop_after_a_restart(fresh_database("postgresql"), clock) as (loop, event_id, runner):
         with pytest.raises(RankerUnavailable, match="could not be written"):
             loop.reward(event_id, 1.0)
         loop.reward(event_id, 1.0)  # a new connection
         outcomes = []
-        for _ in range(20):  # the writer thread finds its connection gone once, then reconnects
+        for _ in range(20):  # the event loop's writer finds its connection gone once, then reconnects
             try:
-                rank_and_reward(loop)
+                rank_and_reward(loop, runner)
                 outcomes.append("ok")
             except RankerUnavailable:
                 outcomes.append("refused")
         assert outcomes.count("refused") == 1 and outcomes[-5:] == ["ok"] * 5
         assert [value for value, _ in store.event_rewards(loop._engine, event_id)] == [1.0]
+
+
+def test_the_event_loops_writer_keeps_the_options_in_the_database_url(fresh_database, clock):
+    loop = open_loop(fresh_database("postgresql") + "?options=-c%20statement_timeout%3D4321", clock)
+    try:
+
+        async def settings() -> list[str]:
+            await loop.rank_async(REQUEST)  # opens the event loop's connection
+            (link,) = loop._loop_writer._links.values()
+            return [
+                await link.connection.fetchval(f"SHOW {name}")
+                for name in ("statement_timeout", "plan_cache_mode")
+            ]
+
+        assert asyncio.run(settings()) == ["4321ms", "force_custom_plan"]
+    finally:
+        loop.close()
