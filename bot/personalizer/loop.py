@@ -80,9 +80,9 @@ class LearningLoop:
         self._settings = settings
         self._settings_lock = threading.Lock()
         self._served = _Served(0, settings.exploration_percentage, None)
-        self._writer = GroupCommitWriter(engine)
         # An event loop's writes: on PostgreSQL sent from that event loop (loop_writer.py), on SQLite through
         # the writer's thread, since sqlite3 has no asynchronous interface.
+        self._writer = GroupCommitWriter(engine, event_loops=is_sqlite(engine))
         self._loop_writer: GroupCommitWriter | LoopWriter = (
             self._writer if is_sqlite(engine) else LoopWriter(engine)
         )

@@ -2,8 +2,9 @@
 
 Callers are answered only after the transaction that holds their write has committed, so nothing is
 acknowledged before it is durable. Event-loop callers share commits: their writes queue up for the writer
-thread, which commits whatever arrived together in one transaction. A thread caller, which blocks anyway,
-commits its own write, the same way, on a connection of its own under the same lock.
+thread, which commits whatever arrived together in one transaction (on SQLite; on PostgreSQL event loops
+send their batches themselves, in loop_writer.py). A thread caller, which blocks anyway, commits its own
+write, the same way, on a connection of its own under the same lock.
 
 The writer owns its DBAPI connections and sends its fixed statements through them directly: under load
 SQLAlchemy's per-statement work in this thread competed for the GIL with the request thread and was the
@@ -142,10 +143,12 @@ class GroupCommitWriter:
     """Owns every write of the hot path. Thread-safe.
 
     Each `submit_*` call without a `waiter` commits in the calling thread and raises on failure; with one
-    (an asyncio future of the caller's event loop) it queues the write and answers that future instead.
+    (an asyncio future of the caller's event loop) it queues the write for the writer thread and answers
+    that future instead. With event_loops=False (PostgreSQL, whose event loops write through
+    loop_writer.py) no writer thread runs, and only thread callers may submit.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, event_loops: bool = True) -> None:
         self._engine = engine
         dbapi = engine.dialect.dbapi
         if dbapi is None:
@@ -157,14 +160,16 @@ class GroupCommitWriter:
         self._own_lock = threading.Lock()
         self._write_lock = write_lock(engine)
         self._queue: queue.SimpleQueue[Write | None] = queue.SimpleQueue()
-        # One writer thread, on PostgreSQL too: while its batch is at the server the next one gathers, and a
-        # bigger batch costs the server less per write. Alternating 40 s load runs with batches as one call
-        # of pz_write_batch: one writer per process gave 2,694-2,894 req/s, two 2,322-2,524.
-        self._thread = threading.Thread(
-            target=self._run, args=(_Link(engine, autocommit=postgres),), name="pz-writer", daemon=True
-        )
+        # One writer thread: while its batch is at the database the next one gathers, and a bigger batch
+        # costs the database less per write. (When PostgreSQL's batches still went through this thread,
+        # alternating 40 s load runs gave 2,694-2,894 req/s with one writer per process, 2,322-2,524 with two.)
+        self._thread: threading.Thread | None = None
+        if event_loops:
+            self._thread = threading.Thread(
+                target=self._run, args=(_Link(engine, autocommit=postgres),), name="pz-writer", daemon=True
+            )
+            self._thread.start()
         self._closed = False
-        self._thread.start()
 
     def submit_event(self, row: dict[str, Any], waiter: asyncio.Future[None] | None = None) -> None:
         """Log a ranked event; fails with InvalidRequest if its event ID is taken."""
@@ -184,8 +189,9 @@ class GroupCommitWriter:
         """Finish what is queued, then stop the writer thread."""
         if not self._closed:
             self._closed = True
-            self._queue.put(None)
-            self._thread.join(timeout=30)
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join(timeout=30)
             with self._own_lock:
                 self._own.drop(invalidate=False)
 
@@ -199,6 +205,8 @@ class GroupCommitWriter:
             # back, which is most of a synchronous rank's tail on a busy machine.
             with self._own_lock:
                 outcomes = self._commit(self._own, [write])
+        elif self._thread is None:
+            raise RuntimeError("this writer takes no event loop's writes (see loop_writer.py)")
         else:
             self._queue.put(write)
             return
