@@ -82,10 +82,9 @@ class LearningLoop:
         self._served = _Served(0, settings.exploration_percentage, None)
         # An event loop's writes: on PostgreSQL sent from that event loop (loop_writer.py), on SQLite through
         # the writer's thread, since sqlite3 has no asynchronous interface.
-        self._writer = GroupCommitWriter(engine, event_loops=is_sqlite(engine))
-        self._loop_writer: GroupCommitWriter | LoopWriter = (
-            self._writer if is_sqlite(engine) else LoopWriter(engine)
-        )
+        sqlite = is_sqlite(engine)
+        self._writer = GroupCommitWriter(engine, event_loops=sqlite)
+        self._loop_writer: GroupCommitWriter | LoopWriter = self._writer if sqlite else LoopWriter(engine)
         self._leadership = Leadership(engine)
         self._trainer = Trainer(engine, lambda: self._settings, clock, self._serve)
         self._stop = threading.Event()

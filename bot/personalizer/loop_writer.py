@@ -24,8 +24,17 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.db import postgres_options
-from bot.personalizer.base import InvalidRequest, RankerUnavailable
-from bot.personalizer.writer import MAX_BATCH, Write, answer_waiters, postgres_batch, unknown_events
+from bot.personalizer import writer
+from bot.personalizer.base import RankerUnavailable
+from bot.personalizer.writer import (
+    MAX_BATCH,
+    Write,
+    answer_waiters,
+    not_written,
+    postgres_batch,
+    taken_event_id,
+    unknown_events,
+)
 
 try:
     import asyncpg
@@ -33,7 +42,6 @@ except ImportError as exc:  # pragma: no cover - a requirement; the message says
     raise ImportError("the PostgreSQL event log needs asyncpg: pip install -r requirements.txt") from exc
 
 logger = logging.getLogger(__name__)
-IDLE_PING = 1.0  # seconds: a connection unused this long is checked before use
 CONNECT_TIMEOUT = 10.0
 CALL = "SELECT pz_write_batch($1::jsonb, $2, $3, $4, $5)"
 # Errors that lose the connection or the batch; a taken event ID (an integrity error) is handled apart.
@@ -113,9 +121,7 @@ class LoopWriter:
                 except Exception:  # a bug must not leave callers waiting, nor stop the writes after them
                     logger.exception("the event log's batch failed")
                     _drop(link)
-                    outcomes = [
-                        (write, RankerUnavailable("the event log could not be written")) for write in batch
-                    ]
+                    outcomes = not_written(batch)
                 answer_waiters(
                     [(write.waiter, error) for write, error in outcomes if write.waiter is not None]
                 )
@@ -128,15 +134,14 @@ class LoopWriter:
             failures = await self._write(link, batch)
         except asyncpg.IntegrityConstraintViolationError:
             if len(batch) == 1:
-                duplicate = InvalidRequest("An event with this eventId was already ranked.", target="eventId")
-                return [(batch[0], duplicate)]
+                return [(batch[0], taken_event_id())]
             # One duplicate event ID must not fail its neighbours: retry each write on its own.
             return [outcome for write in batch for outcome in await self._commit(link, [write])]
         except LOST as exc:
             # No retry: the commit may have landed, and a retry could store the writes twice.
             logger.error("the event log could not be written: %s", type(exc).__name__)
             _drop(link)
-            return [(write, RankerUnavailable("the event log could not be written")) for write in batch]
+            return not_written(batch)
         except asyncio.CancelledError:  # the event loop is shutting down: the connection's state is unknown
             _drop(link)
             raise
@@ -152,11 +157,12 @@ class LoopWriter:
         return unknown_events(ordered, missing)
 
     async def _connection(self, link: _LoopLink) -> Any:
-        """The link's connection: reopened if the server closed it, and pinged first after IDLE_PING seconds
-        unused, so that a database restart while the service was idle costs no request."""
+        """The link's connection: reopened if the server closed it, and pinged first after writer.IDLE_PING
+        seconds unused (the thread writer's bound too), so that a database restart while the service was idle
+        costs no request."""
         if link.connection is not None and (
             link.connection.is_closed()
-            or (time.monotonic() - link.used > IDLE_PING and not await _alive(link))
+            or (time.monotonic() - link.used > writer.IDLE_PING and not await _alive(link))
         ):
             logger.info("the writer's idle database connection was gone; opening another")
             _drop(link)

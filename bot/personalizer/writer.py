@@ -134,6 +134,16 @@ def postgres_batch(ranks: list[Write], updates: list[Write]) -> tuple[list[Write
     return ordered, arguments
 
 
+def taken_event_id() -> InvalidRequest:
+    """The failure of a rank whose event ID is already in the log."""
+    return InvalidRequest("An event with this eventId was already ranked.", target="eventId")
+
+
+def not_written(batch: list[Write]) -> list[tuple[Write, Exception | None]]:
+    """The outcomes of a batch the database did not take (it may still have committed: never retried)."""
+    return [(write, RankerUnavailable("the event log could not be written")) for write in batch]
+
+
 def unknown_events(ordered: list[Write], missing: list[int]) -> dict[int, Exception]:
     """pz_write_batch's answer (positions from 1 in `ordered`) as the per-write failures."""
     return {id(ordered[i - 1]): EventNotFound(ordered[i - 1].params["id"]) for i in missing}
@@ -241,14 +251,13 @@ class GroupCommitWriter:
             failures = self._write(link, batch)
         except self._dbapi.IntegrityError:
             if len(batch) == 1:
-                duplicate = InvalidRequest("An event with this eventId was already ranked.", target="eventId")
-                return [(batch[0], duplicate)]
+                return [(batch[0], taken_event_id())]
             # One duplicate event ID must not fail its neighbours: retry each write on its own.
             return [outcome for write in batch for outcome in self._commit(link, [write])]
         except self._dbapi.Error as exc:
             logger.error("the event log could not be written: %s", type(exc).__name__)
             link.drop(invalidate=True)
-            return [(write, RankerUnavailable("the event log could not be written")) for write in batch]
+            return not_written(batch)
         return [(write, failures.get(id(write))) for write in batch]
 
     def _write(self, link: _Link, batch: list[Write]) -> dict[int, Exception]:

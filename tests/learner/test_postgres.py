@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import insert, text
 
 from bot.db import create_database_engine
-from bot.personalizer import loop_writer as loop_writer_module
 from bot.personalizer import store
 from bot.personalizer import writer as writer_module
 from bot.personalizer.base import RankerUnavailable, RankRequest
@@ -120,15 +119,8 @@ def loop_after_a_restart(url: str, clock) -> Iterator[tuple[Any, str, asyncio.Ru
         loop.close()
 
 
-def idle_ping(monkeypatch, seconds: float) -> None:
-    """How long a writer's connection may sit unused before it is checked: the thread callers' and the
-    event loop's."""
-    monkeypatch.setattr(writer_module, "IDLE_PING", seconds)
-    monkeypatch.setattr(loop_writer_module, "IDLE_PING", seconds)
-
-
 def test_a_database_restart_while_the_service_is_idle_costs_no_request(fresh_database, clock, monkeypatch):
-    idle_ping(monkeypatch, 0.05)
+    monkeypatch.setattr(writer_module, "IDLE_PING", 0.05)  # the thread callers' and the event loop's
     with loop_after_a_restart(fresh_database("postgresql"), clock) as (loop, event_id, runner):
         time.sleep(0.1)  # idle for longer than IDLE_PING
         loop.reward(event_id, 1.0)
@@ -139,7 +131,7 @@ def test_a_database_restart_while_the_service_is_idle_costs_no_request(fresh_dat
 
 def test_connections_lost_while_busy_fail_one_write_each_then_come_back(fresh_database, clock, monkeypatch):
     """No retry inside the service: the commit may have landed, and a retry would store the write twice."""
-    idle_ping(monkeypatch, float("inf"))
+    monkeypatch.setattr(writer_module, "IDLE_PING", float("inf"))
     with loop_after_a_restart(fresh_database("postgresql"), clock) as (loop, event_id, runner):
         with pytest.raises(RankerUnavailable, match="could not be written"):
             loop.reward(event_id, 1.0)
