@@ -1,0 +1,126 @@
+"""Service configuration and policy on the wire, per API version: durations, extra fields, names as sent.
+
+v1.0's examples write durations as .NET TimeSpans (`"00:10:00"`), later versions as ISO-8601 (`"PT10M"`);
+both are read by every version, and each version answers in its own. The fields Azure added after v1.0
+(`modelRetrainDays`, `isAutoOptimizationEnabled`, ...) are kept in the loop's settings and returned.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.personalizer.base import InvalidRequest
+
+TIMESPAN = re.compile(r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?$")
+REQUIRED = (
+    "rewardWaitTime",
+    "defaultReward",
+    "rewardAggregation",
+    "explorationPercentage",
+    "modelExportFrequency",
+    "logRetentionDays",
+)
+LEARNING_MODES = ("Online", "Apprentice", "LoggingOnly")
+# Flags that tell VW how to read its input: a policy needs none of them (the loop hands VW its examples),
+# Microsoft's own example policy carries --dsjson, so they are accepted, kept in the policy's text, and not
+# passed to VW.
+INPUT_FORMAT_FLAGS = frozenset({"--dsjson", "--json"})
+
+
+def parse_timespan(text: str) -> float | None:
+    """Seconds from a .NET TimeSpan (`00:10:00`, `1.00:00:00`, `00:00:30.5`); None if it is not one."""
+    found = TIMESPAN.match(text.strip())
+    if found is None:
+        return None
+    sign, days, hours, minutes, seconds, fraction = found.groups()
+    if int(hours) > 23 or int(minutes) > 59 or int(seconds or 0) > 59:
+        return None
+    total = int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0)
+    value = total + (float("0." + fraction) if fraction else 0.0)
+    return -value if sign else value
+
+
+def format_timespan(seconds: float) -> str:
+    """A .NET TimeSpan as v1.0 writes it: `00:10:00`, `1.00:00:00`, `00:00:02.5000000`."""
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    fraction = seconds - whole
+    if fraction > 1e-9:
+        text += f".{round(fraction * 10**7):07d}"
+    return f"{days}.{text}" if days else text
+
+
+def duration_seconds(value: Any, where: str, parse_iso: Any) -> float:
+    """Seconds from a TimeSpan or an ISO-8601 duration (`parse_iso`: the engine's parser)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f"{where} must be a duration such as PT10M or 00:10:00.", target=where)
+    seconds = parse_timespan(value)
+    if seconds is None:
+        try:
+            seconds = float(parse_iso(value))
+        except ValueError as exc:
+            raise InvalidRequest(f"{where}: {exc}", target=where) from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InvalidRequest(f"{where} must be a non-negative duration.", target=where)
+    return seconds
+
+
+def parse_datetime(value: Any, where: str) -> float:
+    """Epoch seconds from an ISO-8601 date-time (no offset: UTC, as Azure writes them)."""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{where} must be an ISO-8601 date-time.", target=where)
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"{where} must be an ISO-8601 date-time.", target=where) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def format_datetime(epoch: float | None) -> str | None:
+    """RFC 3339 in UTC with a Z, to the second."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, tz=UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def policy_arguments_for_vw(arguments: str) -> str:
+    """The arguments without input-format flags (VW is handed examples, not files)."""
+    return " ".join(word for word in arguments.split() if word not in INPUT_FORMAT_FLAGS)
+
+
+def number(value: Any, where: str) -> float:
+    """A JSON number (not a boolean)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidRequest(f"{where} must be a number.", target=where)
+    return float(value)
+
+
+def integer(value: Any, where: str) -> int:
+    """A whole JSON number."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"{where} must be a whole number.", target=where)
+    return value
+
+
+def boolean(value: Any, where: str) -> bool:
+    """A JSON true or false."""
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{where} must be true or false.", target=where)
+    return value
+
+
+def text(value: Any, where: str) -> str:
+    """A JSON string."""
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{where} must be a string.", target=where)
+    return value
