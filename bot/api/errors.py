@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.api.error_codes import bad_request_code
 from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailable
 
 logger = logging.getLogger(__name__)
@@ -69,3 +70,12 @@ async def unexpected(request: Request, exc: Exception) -> Response:
 
 
 EXCEPTION_HANDLERS = {HTTPException: http_exception, Exception: unexpected}
+
+
+def versioned_error_payload(exc: BaseException, found: Any) -> tuple[int, dict[str, Any]]:
+    """error_payload(), with the error code the request's API version gives a refused operation."""
+    status, payload = error_payload(exc)
+    if status == 400 and found is not None and found.operation is not None:
+        error = payload["error"]
+        error["code"] = bad_request_code(found.version, found.operation.name, error["code"])
+    return status, payload

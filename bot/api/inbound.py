@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+import json
+from typing import Any
 
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
@@ -15,6 +17,7 @@ PREFIX = "/personalizer/v1.0"
 MAX_JSON_BYTES = 1024 * 1024
 MAX_MODEL_BYTES = 64 * 1024 * 1024
 OPEN_PATHS = frozenset({"/healthz", "/openapi.json", f"{PREFIX}/openapi.json", f"{PREFIX}/openapi.yaml"})
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps with options builds one per call
 
 
 def authorized(scope: Scope, key: bytes) -> bool:
@@ -66,3 +69,13 @@ class KeyMiddleware:
             await JSONResponse(UNAUTHORIZED, status_code=401)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+async def send_json(send: Send, status: int, payload: dict[str, Any] | None) -> None:
+    """One JSON (or empty) response as raw ASGI messages."""
+    body = b"" if payload is None else _ENCODER.encode(payload).encode()
+    headers = [(b"content-length", str(len(body)).encode())]
+    if payload is not None:
+        headers.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,125 +1,144 @@
-"""The service's operations besides rank and reward: configuration, policy, model and logs, through Starlette.
+"""Configuration, policy, model and log operations of every API version (not the hot path).
 
-Each reads the wire format and calls the loop's admin operations, in Starlette's thread pool where they block.
+Each handler gets the request and the Match (its API version and path parameter): v1.0 writes durations as
+TimeSpans and imports raw models, later versions write ISO-8601 and import only signed archives.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from bot.api import wire
-from bot.api.errors import TooLarge, error_response
-from bot.api.inbound import MAX_MODEL_BYTES, read_body
-from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailable
+from bot.api import signed_model, wire, wire_config, wire_logs
+from bot.api.inbound import read_body
+from bot.api.versions import Match
+from bot.personalizer.base import InvalidRequest
 
-Handler = Callable[..., Awaitable[Response]]
-
-
-def mapped(handler: Handler) -> Handler:
-    """Answer the loop's and the wire layer's exceptions with Personalizer's status codes and bodies."""
-
-    @functools.wraps(handler)
-    async def wrapper(*args: Any) -> Response:  # (self, request) on Routes' methods
-        try:
-            return await handler(*args)
-        except ClientDisconnect:
-            return Response(status_code=400)
-        except (InvalidRequest, EventNotFound, TooLarge, RankerUnavailable) as exc:
-            return error_response(exc)
-
-    return wrapper
+MAX_LOG_BYTES = 16 * 1024 * 1024
 
 
-class Routes:
-    """One method per Personalizer operation; each reads the wire format and calls the loop."""
+class AdminOperations:
+    """One method per operation, named as in versions.py; each reads the wire format and calls the loop."""
 
-    def __init__(self, loop: Any, max_json_bytes: int) -> None:
+    def __init__(self, loop: Any, key: str, max_json_bytes: int, default_policy: str) -> None:
         self.loop = loop
         self.admin = loop.admin
+        self.key = key.encode()
         self.max_json_bytes = max_json_bytes
+        self.default_policy = default_policy
 
-    def routes(self, prefix: str) -> list[Route]:
-        """Starlette routes for every operation under `prefix`."""
-        return [
-            Route(f"{prefix}/configurations/service", self.get_service, methods=["GET"]),
-            Route(f"{prefix}/configurations/service", self.put_service, methods=["PUT"]),
-            Route(f"{prefix}/configurations/policy", self.get_policy, methods=["GET"]),
-            Route(f"{prefix}/configurations/policy", self.put_policy, methods=["PUT"]),
-            Route(f"{prefix}/configurations/policy", self.delete_policy, methods=["DELETE"]),
-            Route(f"{prefix}/model", self.get_model, methods=["GET"]),
-            Route(f"{prefix}/model", self.put_model, methods=["PUT"]),
-            Route(f"{prefix}/model", self.delete_model, methods=["DELETE"]),
-            Route(f"{prefix}/model/properties", self.get_model_properties, methods=["GET"]),
-            Route(f"{prefix}/logs/properties", self.get_log_properties, methods=["GET"]),
-            Route(f"{prefix}/logs", self.delete_logs, methods=["DELETE"]),
-        ]
-
-    async def json_body(self, request: Request) -> Any:
-        """The request's JSON body, within the size limit."""
+    async def _json(self, request: Request) -> Any:
         return wire.parse_json(await read_body(request.scope, request.receive, self.max_json_bytes))
 
-    @mapped
-    async def get_service(self, request: Request) -> Response:
-        return JSONResponse(wire.settings_to_json(self.loop.settings))
+    async def get_service(self, request: Request, found: Match) -> Response:
+        return JSONResponse(wire_config.settings_to_json(self.loop.settings, _timespans(found)))
 
-    @mapped
-    async def put_service(self, request: Request) -> Response:
-        settings = wire.settings_from_json(await self.json_body(request), self.loop.settings)
-        await run_in_threadpool(self.admin.update_settings, settings)
-        return JSONResponse(wire.settings_to_json(self.loop.settings))
+    async def put_service(self, request: Request, found: Match) -> Response:
+        changes = wire_config.settings_changes_from_json(await self._json(request))
+        await run_in_threadpool(_checked(self._apply_settings), changes)
+        return JSONResponse(wire_config.settings_to_json(self.loop.settings, _timespans(found)))
 
-    @mapped
-    async def get_policy(self, request: Request) -> Response:
-        return JSONResponse(wire.policy_to_json(self.loop.settings.policy))
+    def _apply_settings(self, changes: dict[str, Any]) -> None:
+        self.admin.update_settings(self.loop.settings.with_changes(**changes))
 
-    @mapped
-    async def put_policy(self, request: Request) -> Response:
-        arguments = wire.policy_arguments_from_json(await self.json_body(request))
-        await run_in_threadpool(self.admin.set_policy, arguments)
-        return JSONResponse(wire.policy_to_json(self.loop.settings.policy))
+    async def get_policy(self, request: Request, found: Match) -> Response:
+        return JSONResponse(wire_config.policy_to_json(self.loop.settings, self._policy_name()))
 
-    @mapped
-    async def delete_policy(self, request: Request) -> Response:
+    async def put_policy(self, request: Request, found: Match) -> Response:
+        name, arguments = wire_config.policy_from_json(await self._json(request))
+        await run_in_threadpool(_checked(self._set_policy, "arguments"), name, arguments)
+        return JSONResponse(wire_config.policy_to_json(self.loop.settings, self._policy_name()))
+
+    def _set_policy(self, name: str, arguments: str) -> None:
+        # VW gets the arguments without input-format flags; GET answers them as the client wrote them.
+        self.admin.set_policy(wire_config.policy_arguments_for_vw(arguments), name, arguments)
+
+    async def delete_policy(self, request: Request, found: Match) -> Response:
         await run_in_threadpool(self.admin.reset_policy)
-        return JSONResponse(wire.policy_to_json(self.loop.settings.policy))
+        return JSONResponse(wire_config.policy_to_json(self.loop.settings, self._policy_name()))
 
-    @mapped
-    async def get_model(self, request: Request) -> Response:
+    def _policy_name(self) -> str:
+        return "default" if self.loop.settings.policy == self.default_policy else "custom"
+
+    async def get_model(self, request: Request, found: Match) -> Response:
         data = await run_in_threadpool(self.admin.export_model)
-        return Response(data, media_type="application/octet-stream")
+        if request.query_params.get("signed", "false").lower() == "true":
+            archive = signed_model.sign(data, self.key)
+            return Response(
+                archive, media_type="application/octet-stream", headers=_attachment("model.vw.zip")
+            )
+        return Response(data, media_type="application/octet-stream", headers=_attachment("model.vw"))
 
-    @mapped
-    async def put_model(self, request: Request) -> Response:
-        data = await read_body(request.scope, request.receive, MAX_MODEL_BYTES)
+    async def put_model(self, request: Request, found: Match) -> Response:
+        data = await read_body(request.scope, request.receive, signed_model.MAX_MODEL_BYTES)
         if not data:
             raise InvalidRequest("The body must be a model file (application/octet-stream).")
-        await run_in_threadpool(self.admin.import_model, data)
+        if signed_model.is_archive(data):
+            data = signed_model.verified_model(data, self.key)
+        elif found.version.name != "v1.0":  # from v1.1-preview.3 on, Azure imports only signed models
+            raise InvalidRequest(
+                "Given model file is not signed or does not have a valid signature: "
+                "import the archive GET /model?signed=true exports.",
+                code="InvalidModelImportSignature",
+            )
+        await run_in_threadpool(_checked(self.admin.import_model), data)
         return Response(status_code=204)
 
-    @mapped
-    async def delete_model(self, request: Request) -> Response:
+    async def delete_model(self, request: Request, found: Match) -> Response:
         await run_in_threadpool(self.admin.reset_model)
         return Response(status_code=204)
 
-    @mapped
-    async def get_model_properties(self, request: Request) -> Response:
+    async def get_model_properties(self, request: Request, found: Match) -> Response:
         properties = await run_in_threadpool(self.admin.model_properties)
         return JSONResponse(wire.model_properties_to_json(properties))
 
-    @mapped
-    async def get_log_properties(self, request: Request) -> Response:
+    async def get_log_properties(self, request: Request, found: Match) -> Response:
         properties = await run_in_threadpool(self.admin.log_properties)
+        if properties.get("start_date") is None:
+            return JSONResponse({})  # Azure's answer for an empty log (its SDK recordings)
         return JSONResponse(wire.log_properties_to_json(properties, datetime.now(UTC)))
 
-    @mapped
-    async def delete_logs(self, request: Request) -> Response:
+    async def delete_logs(self, request: Request, found: Match) -> Response:
         await run_in_threadpool(self.admin.delete_logs)
         return Response(status_code=204)
+
+    async def post_interactions(self, request: Request, found: Match) -> Response:
+        interactions = wire_logs.interactions_from_body(
+            await read_body(request.scope, request.receive, MAX_LOG_BYTES)
+        )
+        await self.loop.import_interactions_async(interactions)
+        return Response(status_code=204)
+
+    async def post_observations(self, request: Request, found: Match) -> Response:
+        observations = wire_logs.observations_from_body(
+            await read_body(request.scope, request.receive, MAX_LOG_BYTES)
+        )
+        await self.loop.import_observations_async(observations)
+        return Response(status_code=204)
+
+
+def _timespans(found: Match) -> bool:
+    return found.version.name == "v1.0"
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"content-disposition": f"attachment; filename={name}"}
+
+
+def _checked(method: Any, target: str | None = None) -> Any:
+    """Run a loop method, turning its ValueError (a refused value) into a 400 naming the field."""
+
+    def call(*args: Any) -> Any:
+        try:
+            return method(*args)
+        except InvalidRequest:
+            raise
+        except ValueError as exc:
+            message = str(exc)
+            raise InvalidRequest(message, target=target or message.split(" ", 1)[0]) from None
+
+    return call

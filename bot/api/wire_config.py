@@ -124,3 +124,88 @@ def text(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise InvalidRequest(f"{where} must be a string.", target=where)
     return value
+
+
+def settings_to_json(settings: Any, timespans: bool) -> dict[str, Any]:
+    """Personalizer's ServiceConfiguration: durations as TimeSpans (v1.0) or ISO-8601, every kept field."""
+    from bot.personalizer.local import format_duration
+
+    duration = format_timespan if timespans else format_duration
+    body: dict[str, Any] = {
+        "rewardWaitTime": duration(settings.reward_wait_time),
+        "defaultReward": settings.default_reward,
+        "rewardAggregation": settings.reward_aggregation,
+        "explorationPercentage": settings.exploration_percentage,
+        "modelExportFrequency": duration(settings.model_export_frequency),
+        "logRetentionDays": settings.log_retention_days,
+        "learningMode": settings.learning_mode,
+        "isAutoOptimizationEnabled": settings.auto_optimization_enabled,
+        "autoOptimizationFrequency": duration(settings.auto_optimization_frequency),
+        "modelRetrainDays": settings.model_retrain_days,
+        "isInferenceExplainabilityEnabled": settings.inference_explainability_enabled,
+    }
+    if settings.auto_optimization_start_date is not None:
+        body["autoOptimizationStartDate"] = format_datetime(settings.auto_optimization_start_date)
+    if settings.last_configuration_edit_date is not None:
+        body["lastConfigurationEditDate"] = format_datetime(settings.last_configuration_edit_date)
+    return body
+
+
+def settings_changes_from_json(body: Any) -> dict[str, Any]:
+    """The LoopSettings fields a ServiceConfiguration sets (validated ranges are the engine's to check)."""
+    from bot.personalizer.local import parse_duration
+
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a service configuration object.", target="config")
+    for name in REQUIRED:
+        if body.get(name) is None:
+            raise InvalidRequest(f"{name} is required.", target=name)
+    changes: dict[str, Any] = {
+        "reward_wait_time": duration_seconds(body["rewardWaitTime"], "rewardWaitTime", parse_duration),
+        "model_export_frequency": duration_seconds(
+            body["modelExportFrequency"], "modelExportFrequency", parse_duration
+        ),
+        "default_reward": number(body["defaultReward"], "defaultReward"),
+        "exploration_percentage": number(body["explorationPercentage"], "explorationPercentage"),
+        "reward_aggregation": text(body["rewardAggregation"], "rewardAggregation").lower(),
+        "log_retention_days": integer(body["logRetentionDays"], "logRetentionDays"),
+    }
+    optional = {
+        "learningMode": (
+            "learning_mode",
+            lambda v, w: {m.lower(): m for m in LEARNING_MODES}.get(text(v, w).lower(), v),
+        ),
+        "modelRetrainDays": ("model_retrain_days", integer),
+        "isAutoOptimizationEnabled": ("auto_optimization_enabled", boolean),
+        "autoOptimizationFrequency": (
+            "auto_optimization_frequency",
+            lambda v, w: duration_seconds(v, w, parse_duration),
+        ),
+        "autoOptimizationStartDate": ("auto_optimization_start_date", parse_datetime),
+        "isInferenceExplainabilityEnabled": ("inference_explainability_enabled", boolean),
+    }
+    for name, (field, read) in optional.items():
+        if body.get(name) is not None:
+            changes[field] = read(body[name], name)
+    return changes
+
+
+def policy_to_json(settings: Any, default_name: str) -> dict[str, Any]:
+    """PolicyContract: the name and arguments as last sent (the engine's arguments when none were)."""
+    arguments = settings.policy_arguments or settings.policy
+    return {"name": settings.policy_name or default_name, "arguments": arguments}
+
+
+def policy_from_json(body: Any) -> tuple[str, str]:
+    """(name, arguments as sent) of a PolicyContract."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a policy object: {name, arguments}.", target="policy")
+    arguments = body.get("arguments")
+    if not isinstance(arguments, str) or not arguments.strip():
+        raise InvalidRequest("arguments is required: Vowpal Wabbit arguments.", target="arguments")
+    if len(arguments) > 1024:
+        raise InvalidRequest("arguments must be at most 1024 characters.", target="arguments")
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > 256):
+        raise InvalidRequest("name must be a string of at most 256 characters.", target="name")
+    return (name or "").strip(), arguments.strip()

@@ -19,9 +19,8 @@ import json
 import math
 from typing import Any
 
-from bot.personalizer.local import ImportedInteraction, ImportedObservation
-
 from bot.personalizer.base import InvalidRequest, RankableAction, RankRequest
+from bot.personalizer.local import ImportedInteraction, ImportedObservation
 
 MAX_LINES = 10_000
 

@@ -101,16 +101,33 @@ def test_the_event_id_is_made_when_absent_and_seeds_the_draw(url: str) -> None:
     assert made and len(made) <= 256
     first = rank(url, eventId="same-seed-a").json()["rewardActionId"]
     assert rank(url, eventId="same-seed-b").status_code == 201
-    again = rank(url, eventId="same-seed-a")  # the ID is taken: refused, not drawn again
-    assert again.status_code == 400 and again.json()["error"]["target"] == "eventId"
     assert first in {"pasta", "ice cream", "salad"}
+
+
+def test_a_reused_event_id_is_answered_as_azure_did_but_the_first_event_stays(
+    url: str, loop: LearningLoop
+) -> None:
+    first = rank(url, eventId="reused").json()
+    assert reward(url, "reused", 1.0).status_code == 204
+    logged = store.get_event(loop._engine, "reused")
+    again = rank(url, eventId="reused", excludedActions=["juice", first["rewardActionId"]])
+    assert again.status_code == 201  # Azure's answer (Microsoft's SDK recordings)
+    assert again.json()["eventId"] == "reused"
+    assert events_logged(loop) == 1
+    assert store.get_event(loop._engine, "reused") == logged  # its choice, and the reward it got, unchanged
+    assert store.event_rewards(loop._engine, "reused") == [(1.0, logged["ranked_at"])]
+
+
+def test_a_rank_without_context_features_is_ranked_as_azure_did(url: str, loop: LearningLoop) -> None:
+    response = rank(url, contextFeatures=None)
+    assert response.status_code == 201, response.text
+    assert rank(url, contextFeatures=[{"_hidden": 1}]).status_code == 201
+    assert events_logged(loop) == 2
 
 
 @pytest.mark.parametrize(
     ("changes", "target"),
     [
-        ({"contextFeatures": []}, "contextFeatures"),
-        ({"contextFeatures": [{"_hidden": 1}]}, "contextFeatures"),
         ({"contextFeatures": [{"scores": ["a", "b"]}]}, "contextFeatures"),
         ({"excludedActions": ["pasta", "ice cream", "juice", "salad"]}, "excludedActions"),
         ({"actions": [SEED_ACTIONS[0], SEED_ACTIONS[0]]}, "actions[1].id"),
@@ -132,7 +149,7 @@ def test_every_rank_validation_error_is_400_and_logs_nothing(
     assert response.json()["error"]["code"] == "BadRequest"
     assert response.json()["error"]["target"] == target
     assert events_logged(loop) == 0
-    assert requests.get(url + "/logs/properties", headers=HEADERS, timeout=10).json() == {"dateRange": {}}
+    assert requests.get(url + "/logs/properties", headers=HEADERS, timeout=10).json() == {}
 
 
 def test_reward_is_stored_and_learned_once(url: str, loop: LearningLoop, clock: Clock) -> None:
@@ -154,10 +171,12 @@ def test_rewards_outside_personalizers_range_are_400(url: str, value: Any) -> No
     assert response.json()["error"]["target"] == "value"
 
 
-def test_unknown_events_are_404(url: str) -> None:
-    assert reward(url, "never-ranked", 1).json()["error"]["code"] == "ResourceNotFound"
+def test_unknown_events_are_204_as_on_azure_and_nothing_is_kept(url: str, loop: LearningLoop) -> None:
+    assert reward(url, "never-ranked", 1).status_code == 204
     response = requests.post(url + "/events/never-ranked/activate", headers=HEADERS, timeout=10)
-    assert response.status_code == 404
+    assert response.status_code == 204
+    assert store.event_rewards(loop._engine, "never-ranked") == []
+    assert events_logged(loop) == 0
 
 
 def test_deferred_event_is_activated(url: str, loop: LearningLoop) -> None:
@@ -188,11 +207,14 @@ def test_the_service_learns_a_preference_through_rank_and_reward(
 
 def test_service_configuration_put_is_applied_at_once_and_persisted(url: str, loop: LearningLoop) -> None:
     current = requests.get(url + "/configurations/service", headers=HEADERS, timeout=10).json()
-    assert current["modelExportFrequency"] == "PT1S"
+    assert current["modelExportFrequency"] == "00:00:01"  # v1.0 writes durations as its examples do
     changed = dict(current, learningMode="Apprentice", rewardWaitTime="PT30S", defaultReward=-0.5)
     response = requests.put(url + "/configurations/service", json=changed, headers=HEADERS, timeout=10)
     assert response.status_code == 200
-    assert response.json() == changed
+    answered = response.json()
+    assert answered.pop("lastConfigurationEditDate").endswith("Z")
+    changed.pop("lastConfigurationEditDate", None)
+    assert answered == dict(changed, rewardWaitTime="00:00:30")
     ranked = rank(url)  # Apprentice: the baseline, the first action not excluded, with certainty
     assert ranked.json()["rewardActionId"] == "pasta"
     assert probabilities(ranked)["pasta"] == 1.0
@@ -211,6 +233,7 @@ def test_policy_put_checks_the_arguments_with_vw(url: str) -> None:
     assert refused.json()["error"]["target"] == "arguments"
     got = requests.get(url + "/configurations/policy", headers=HEADERS, timeout=10).json()
     assert got["arguments"] == "--cb_explore_adf --epsilon 0.1 -q CA"
+    assert got["name"] == "eps"  # the name sent, as Azure answers
     reset = requests.delete(url + "/configurations/policy", headers=HEADERS, timeout=10).json()
     assert reset["name"] == "default"
 
@@ -244,5 +267,6 @@ def test_delete_logs_forgets_every_event(url: str, loop: LearningLoop) -> None:
     event_id = rank(url).json()["eventId"]
     assert requests.delete(url + "/logs", headers=HEADERS, timeout=10).status_code == 204
     assert events_logged(loop) == 0
-    assert reward(url, event_id, 1).status_code == 404
-    assert requests.get(url + "/logs/properties", headers=HEADERS, timeout=10).json() == {"dateRange": {}}
+    assert reward(url, event_id, 1).status_code == 204  # as on Azure; nothing is kept
+    assert store.event_rewards(loop._engine, event_id) == []
+    assert requests.get(url + "/logs/properties", headers=HEADERS, timeout=10).json() == {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from bot.personalizer.local.imported_logs import ImportedInteraction, ImportedObservation, ImportSummary
 from bot.personalizer.local.settings import (
     DEFAULT_POLICY,
     ENV_VARIABLES,
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_POLICY",
     "ENV_VARIABLES",
+    "ImportSummary",
+    "ImportedInteraction",
+    "ImportedObservation",
     "LEARNING_MODES",
     "LearningLoop",
     "LoopSettings",

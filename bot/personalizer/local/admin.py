@@ -73,17 +73,24 @@ class Admin:
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from None
         now = self._clock()
+        settings = dataclasses.replace(settings, last_configuration_edit_date=now)
         store.save_settings(self._engine, settings_to_dict(settings), now)
         self._serving.use_settings(settings)
         if settings.policy != old.policy:
             store.publish_model(self._engine, settings.policy, None, now, now)
         self._serving.refresh()
 
-    def set_policy(self, arguments: str) -> None:
-        """Use these VW arguments from now on (a fresh model); InvalidRequest if VW rejects them."""
+    def set_policy(self, arguments: str, name: str = "", as_sent: str = "") -> None:
+        """Use these VW arguments from now on (a fresh model); InvalidRequest if VW rejects them.
+
+        `name` and `as_sent` (the arguments as the client wrote them) are kept for GET /configurations/policy.
+        """
         policy = " ".join(arguments.split())
+        changed = dataclasses.replace(
+            self._serving.settings, policy=policy, policy_name=name, policy_arguments=as_sent
+        )
         try:
-            self.update_settings(dataclasses.replace(self._serving.settings, policy=policy))
+            self.update_settings(changed)
         except InvalidRequest as exc:
             raise InvalidRequest(exc.message, exc.code, target="arguments") from None
 

@@ -10,6 +10,7 @@ the service's other operations are `loop.admin` (admin.py).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 from collections.abc import Callable, Collection
@@ -30,11 +31,21 @@ from bot.personalizer.local import store
 from bot.personalizer.local.admin import Admin
 from bot.personalizer.local.background import Background
 from bot.personalizer.local.eventlog import EventLog
+from bot.personalizer.local.eventlog.batch import EventIdTaken
+from bot.personalizer.local.imported_logs import (
+    ImportedInteraction,
+    ImportedObservation,
+    ImportSummary,
+    import_interactions,
+    import_observations,
+)
 from bot.personalizer.local.policy import check_policy
 from bot.personalizer.local.ranking import decide
 from bot.personalizer.local.serving import Serving
 from bot.personalizer.local.settings import LoopSettings, settings_from_dict, settings_to_dict
 from bot.personalizer.local.validation import check_id
+
+logger = logging.getLogger(__name__)
 
 
 class LearningLoop:
@@ -58,9 +69,16 @@ class LearningLoop:
     # --- the Ranker port -------------------------------------------------------------------------
 
     def rank(self, request: RankRequest) -> RankResult:
-        """Rank the actions, log the event durably, and return the ranking."""
+        """Rank the actions, log the event durably, and return the ranking.
+
+        A request that reuses a logged event ID is answered (Azure answered 201) but not logged: the first
+        event, and any reward already given for it, stay as they were.
+        """
         decision = decide(request, self._serving.settings, self._serving.served.policy, self._clock())
-        self._events.log_event(decision.row)
+        try:
+            self._events.log_event(decision.row)
+        except EventIdTaken:
+            _log_reused(decision.row["event_id"])
         return decision.result
 
     def reward(self, event_id: str, value: float) -> None:
@@ -74,7 +92,10 @@ class LearningLoop:
     async def rank_async(self, request: RankRequest) -> RankResult:
         """rank() for an event loop: awaits the group commit instead of blocking a thread."""
         decision = decide(request, self._serving.settings, self._serving.served.policy, self._clock())
-        await self._events.log_event_async(decision.row)
+        try:
+            await self._events.log_event_async(decision.row)
+        except EventIdTaken:
+            _log_reused(decision.row["event_id"])
         return decision.result
 
     async def reward_async(self, event_id: str, value: float) -> None:
@@ -103,6 +124,16 @@ class LearningLoop:
     async def reward_multislot_async(self, event_id: str, rewards: list[SlotReward]) -> None:
         """reward_multislot() for an event loop."""
         self.reward_multislot(event_id, rewards)
+
+    # --- logs from elsewhere (Personalizer v1.1-preview.2 and later) ----------------------------
+
+    async def import_interactions_async(self, interactions: list[ImportedInteraction]) -> ImportSummary:
+        """Log another system's decisions as ranked events (joined and learned as ranks are)."""
+        return await import_interactions(self._events, interactions, self._serving.settings, self._clock())
+
+    async def import_observations_async(self, observations: list[ImportedObservation]) -> ImportSummary:
+        """Log another system's rewards and activations; those for events never logged are skipped."""
+        return await import_observations(self._events, observations, self._clock())
 
     # --- training and life cycle -------------------------------------------------------------------
 
@@ -134,6 +165,11 @@ class LearningLoop:
         checkpoint(self._engine)
         self._background.close()
         self._engine.dispose()
+
+
+def _log_reused(event_id: str) -> None:
+    # The ID only, shortened: it is the client's text.
+    logger.warning("a rank reused event ID %.64r: answered, not logged (the first event stays)", event_id)
 
 
 def check_reward(value: object) -> float:

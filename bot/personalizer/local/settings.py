@@ -13,7 +13,7 @@ from typing import Any
 import isodate
 
 logger = logging.getLogger(__name__)
-AGGREGATIONS = ("earliest", "sum")
+AGGREGATIONS = ("earliest", "sum", "average")
 LEARNING_MODES = ("Online", "Apprentice", "LoggingOnly")
 MIN_REWARD_WAIT = 5.0
 MAX_REWARD_WAIT = 2 * 24 * 3600.0
@@ -36,6 +36,17 @@ class LoopSettings:
     learning_mode: str = "Online"
     policy: str = DEFAULT_POLICY
     max_actions: int = 50
+    # Kept and returned as Azure does (PUT/GET /configurations/service); the evaluation engine reads the
+    # auto-optimization ones. Dates are epoch seconds, None until set.
+    model_retrain_days: int = 0
+    auto_optimization_enabled: bool = False
+    auto_optimization_frequency: float = 7 * 24 * 3600.0
+    auto_optimization_start_date: float | None = None
+    inference_explainability_enabled: bool = False
+    last_configuration_edit_date: float | None = None
+    # The policy as the client named and wrote it (input-format flags included); "" when never set.
+    policy_name: str = ""
+    policy_arguments: str = ""
 
     def validated(self) -> LoopSettings:
         """Return self, or raise ValueError naming the field and its allowed range."""
@@ -59,6 +70,17 @@ class LoopSettings:
             raise ValueError("logRetentionDays must be -1 (keep forever) or a whole number of days 1..36500")
         if not (1 <= self.max_actions <= 1000):
             raise ValueError("maxActions must be 1..1000")
+        if isinstance(self.model_retrain_days, bool) or not isinstance(self.model_retrain_days, int):
+            raise ValueError("modelRetrainDays must be a whole number of days")
+        if not (0 <= self.model_retrain_days <= 36500):
+            raise ValueError("modelRetrainDays must be 0..36500")
+        check_range(
+            "autoOptimizationFrequency",
+            self.auto_optimization_frequency,
+            3600.0,
+            366 * 86400.0,
+            "PT1H..P366D",
+        )
         if "--cb_explore_adf" not in self.policy.split():
             raise ValueError("policy must contain --cb_explore_adf")
         return self
@@ -179,7 +201,7 @@ def _env_range(field_name: str) -> str:
         "reward_wait_time": "a duration from 5 seconds to 2 days, as seconds (600) or ISO-8601 (PT10M)",
         "model_export_frequency": "a duration from 1 second to 1 day, as seconds (30) or ISO-8601 (PT30S)",
         "default_reward": "a number from -1 to 1",
-        "reward_aggregation": "earliest or sum",
+        "reward_aggregation": "earliest, sum or average",
         "exploration_percentage": "a percentage from 0 to 100",
         "learning_mode": "Online, Apprentice or LoggingOnly",
         "policy": "Vowpal Wabbit arguments containing --cb_explore_adf",

@@ -40,7 +40,7 @@ CACHED_LINES = 4096
 
 
 def outcome_for(row: dict[str, Any], settings: LoopSettings, now: float) -> store.Outcome:
-    """Decide what an event teaches: its reward (earliest or sum), the default reward, or nothing."""
+    """Decide what an event teaches: its reward (earliest, sum or average), the default reward, or nothing."""
     closed = row["deadline"] < now
     if row["deferred"] and (row["activated_at"] is None or row["activated_at"] > row["deadline"]):
         # Deferred and never activated in time: never learned (only reached once the window closed).
@@ -49,6 +49,8 @@ def outcome_for(row: dict[str, Any], settings: LoopSettings, now: float) -> stor
         value = float(row["first_reward"])
     elif settings.reward_aggregation == "sum" and row["reward_count"] > 0 and closed:
         value = float(row["reward_sum"])
+    elif settings.reward_aggregation == "average" and row["reward_count"] > 0 and closed:
+        value = float(row["reward_sum"]) / row["reward_count"]
     else:
         value = settings.default_reward
     return store.Outcome(row["event_id"], store.LEARNED, value)

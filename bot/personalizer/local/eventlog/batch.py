@@ -38,9 +38,13 @@ def postgres_batch(ranks: list[Write], updates: list[Write]) -> tuple[list[Write
     return ordered, arguments
 
 
+class EventIdTaken(InvalidRequest):
+    """A rank whose event ID is already in the log: nothing was written."""
+
+
 def taken_event_id() -> InvalidRequest:
     """The failure of a rank whose event ID is already in the log."""
-    return InvalidRequest("An event with this eventId was already ranked.", target="eventId")
+    return EventIdTaken("An event with this eventId was already ranked.", target="eventId")
 
 
 def not_written(batch: list[Write]) -> list[tuple[Write, Exception | None]]:
