@@ -82,11 +82,15 @@ def build_app(loop: Any, key: str, *, max_json_bytes: int = MAX_JSON_BYTES, life
     )
 
 
+OPEN_PATHS = frozenset(
+    {"/healthz", "/openapi.json"}
+    | {f"{base}/openapi.{kind}" for base in {v.base for v in VERSIONS.values()} for kind in ("json", "yaml")}
+)
+
+
 def is_open_path(path: str) -> bool:
     """The paths served without a key: /healthz and the OpenAPI descriptions."""
-    return path in ("/healthz", "/openapi.json") or (
-        path.startswith(PERSONALIZER + "/") and path.endswith(("/openapi.json", "/openapi.yaml"))
-    )
+    return path in OPEN_PATHS
 
 
 async def healthz(request: Request) -> Response:

@@ -62,7 +62,7 @@ class PersonalizerRouter:
         if scope["method"] == "POST" and path.startswith(self._v1_events):
             tail = path[len(self._v1_events) :]
             for suffix, name in (("/reward", "reward"), ("/activate", "activate")):
-                if tail.endswith(suffix) and tail[: -len(suffix)] and "/" not in tail[: -len(suffix)]:
+                if tail.endswith(suffix) and tail[: -len(suffix)]:
                     found = Match(VERSIONS["v1.0"], BY_NAME[name], tail[: -len(suffix)])
                     await self._hot(scope, receive, send, found)
                     return

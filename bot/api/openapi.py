@@ -31,11 +31,12 @@ def version_spec(full: dict[str, Any], version: ApiVersion) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for path, item in full["paths"].items():
         kept = {method: copy.deepcopy(op) for method, op in item.items() if (method, path) in served}
-        if not version.in_path:
+        if not version.in_path:  # every request names the api-version; a wrong one is a 400
             for operation in kept.values():
                 operation.setdefault("parameters", []).insert(
                     0, {"$ref": "#/components/parameters/apiVersion"}
                 )
+                operation["responses"].setdefault("400", {"$ref": "#/components/responses/BadRequest"})
         if kept:
             paths[path] = kept
     spec["paths"] = paths

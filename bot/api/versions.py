@@ -25,8 +25,8 @@ class Operation:
 
     @property
     def pattern(self) -> re.Pattern[str]:
-        """The path as a regular expression; a `{...}` segment is one non-empty path segment."""
-        return re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "([^/]+)", re.escape(self.path)) + "$")
+        """The path as a regular expression; a `{...}` part is any non-empty text (an event ID may hold '/')."""
+        return re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "(.+)", re.escape(self.path)) + "$", re.DOTALL)
 
 
 OPERATIONS: tuple[Operation, ...] = (

@@ -82,14 +82,14 @@ class StubLoop:
         self._maybe_fail()
         self._settings = settings.validated()
 
-    def set_policy(self, args: str) -> None:
+    def set_policy(self, args: str, name: str = "", as_sent: str = "") -> None:
         self._maybe_fail()
         if "--cb_explore_adf" not in args:
             raise InvalidRequest("policy must contain --cb_explore_adf", target="arguments")
-        self._settings = replace(self._settings, policy=args)
+        self._settings = replace(self._settings, policy=args, policy_name=name, policy_arguments=as_sent)
 
     def reset_policy(self) -> None:
-        self._settings = replace(self._settings, policy=DEFAULT_POLICY)
+        self._settings = replace(self._settings, policy=DEFAULT_POLICY, policy_name="", policy_arguments="")
 
     def export_model(self) -> bytes:
         return b"MODEL"
@@ -287,9 +287,11 @@ def test_bad_reward_bodies_are_400(url: str, stub: StubLoop, body: Any) -> None:
     assert stub.calls == []
 
 
-def test_unknown_event_is_404_resource_not_found(url: str) -> None:
-    assert_error(post(url, "/events/nope/reward", {"value": 1}), 404, "ResourceNotFound", "eventId")
-    assert_error(post(url, "/events/nope/activate"), 404, "ResourceNotFound", "eventId")
+def test_an_event_never_ranked_is_204_as_on_azure(url: str, stub: StubLoop) -> None:
+    response = post(url, "/events/nope/reward", {"value": 1})
+    assert response.status_code == 204 and response.content == b""
+    assert post(url, "/events/nope/activate").status_code == 204
+    assert stub.calls == []
 
 
 def test_too_long_event_id_in_the_path_is_400(url: str) -> None:
@@ -314,19 +316,23 @@ def test_unavailable_loop_is_503_and_a_bug_is_500(url: str, stub: StubLoop) -> N
 def test_service_configuration_round_trips_iso_durations(url: str, stub: StubLoop) -> None:
     headers = {"Ocp-Apim-Subscription-Key": KEY}
     current = requests.get(url + "/configurations/service", headers=headers, timeout=5).json()
-    assert current == {
-        "rewardWaitTime": "PT10M",
+    assert current == {  # v1.0 writes durations as .NET TimeSpans, as its examples do
+        "rewardWaitTime": "00:10:00",
         "defaultReward": 0.0,
         "rewardAggregation": "earliest",
         "explorationPercentage": 0.2,
-        "modelExportFrequency": "PT30S",
+        "modelExportFrequency": "00:00:30",
         "logRetentionDays": 90,
         "learningMode": "Online",
+        "isAutoOptimizationEnabled": False,
+        "autoOptimizationFrequency": "7.00:00:00",
+        "modelRetrainDays": 0,
+        "isInferenceExplainabilityEnabled": False,
     }
     wanted = dict(current, rewardWaitTime="PT1M", modelExportFrequency="PT5S", rewardAggregation="Sum")
     response = requests.put(url + "/configurations/service", json=wanted, headers=headers, timeout=5)
     assert response.status_code == 200
-    assert response.json()["rewardWaitTime"] == "PT1M"
+    assert response.json()["rewardWaitTime"] == "00:01:00"
     assert response.json()["rewardAggregation"] == "sum"
     assert stub.settings.reward_wait_time == 60.0
     assert stub.settings.model_export_frequency == 5.0
@@ -341,7 +347,7 @@ def test_service_configuration_round_trips_iso_durations(url: str, stub: StubLoo
         ({"defaultReward": 2}, "defaultReward"),
         ({"defaultReward": "0"}, "defaultReward"),
         ({"explorationPercentage": -0.1}, "explorationPercentage"),
-        ({"rewardAggregation": "average"}, "rewardAggregation"),
+        ({"rewardAggregation": "median"}, "rewardAggregation"),
         ({"modelExportFrequency": "P2D"}, "modelExportFrequency"),
         ({"logRetentionDays": 0}, "logRetentionDays"),
         ({"logRetentionDays": 1.5}, "logRetentionDays"),
@@ -369,7 +375,7 @@ def test_policy_get_put_delete(url: str, stub: StubLoop) -> None:
     }
     custom = {"name": "mine", "arguments": "--cb_explore_adf --epsilon 0.1"}
     response = requests.put(url + "/configurations/policy", json=custom, headers=headers, timeout=5)
-    assert response.json() == {"name": "custom", "arguments": "--cb_explore_adf --epsilon 0.1"}
+    assert response.json() == {"name": "mine", "arguments": "--cb_explore_adf --epsilon 0.1"}
     bad = requests.put(
         url + "/configurations/policy", json={"name": "x", "arguments": "--cb"}, headers=headers
     )
@@ -395,7 +401,7 @@ def test_model_export_import_reset_and_properties(url: str, stub: StubLoop) -> N
 
 def test_logs_properties_and_delete(url: str, stub: StubLoop) -> None:
     headers = {"Ocp-Apim-Subscription-Key": KEY}
-    assert requests.get(url + "/logs/properties", headers=headers, timeout=5).json() == {"dateRange": {}}
+    assert requests.get(url + "/logs/properties", headers=headers, timeout=5).json() == {}
     assert requests.delete(url + "/logs", headers=headers, timeout=5).status_code == 204
     assert ("delete_logs", None) in stub.calls
 

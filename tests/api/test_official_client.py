@@ -22,6 +22,7 @@ from azure.cognitiveservices.personalizer import PersonalizerClient
 from azure.cognitiveservices.personalizer.models import RankableAction, RankRequest
 from msrest.authentication import CognitiveServicesCredentials
 from msrest.exceptions import HttpOperationError
+from sqlalchemy import select
 
 from bot.db import create_database_engine
 from bot.personalizer.local import store
@@ -150,23 +151,26 @@ def test_wrong_key_is_401_through_the_client(service: Service) -> None:
     assert caught.value.response.status_code == 401
 
 
-def test_unknown_event_is_404_through_the_client(service: Service) -> None:
+def test_an_event_never_ranked_is_accepted_through_the_client_as_on_azure(service: Service) -> None:
     client = PersonalizerClient(service.endpoint, CognitiveServicesCredentials(KEY))
-    with pytest.raises(HttpOperationError) as caught:
-        client.events.reward(event_id=str(uuid.uuid4()), value=1.0)
-    assert caught.value.response.status_code == 404
-    assert caught.value.response.json()["error"]["code"] == "ResourceNotFound"
+    event_id = str(uuid.uuid4())
+    client.events.reward(event_id=event_id, value=1.0)  # 204, as Azure answered: the client does not raise
+    client.events.activate(event_id=event_id)
+    with create_database_engine(service.database_url).connect() as conn:
+        kept = conn.execute(select(store.rewards).where(store.rewards.c.event_id == event_id)).all()
+    assert kept == []
 
 
 def test_invalid_rank_is_400_with_personalizers_error_model(service: Service) -> None:
     client = PersonalizerClient(service.endpoint, CognitiveServicesCredentials(KEY))
-    request = RankRequest(actions=get_actions(), context_features=[], excluded_actions=["juice"])
+    every_id = [action.id for action in get_actions()]
+    request = RankRequest(actions=get_actions(), context_features=[{"a": "b"}], excluded_actions=every_id)
     with pytest.raises(HttpOperationError) as caught:
         client.rank(rank_request=request)
     assert caught.value.response.status_code == 400
     error = caught.value.error.error  # msrest deserialized Personalizer's ErrorResponse
     assert error.code == "BadRequest"
-    assert error.target == "contextFeatures"
+    assert error.target == "excludedActions"
 
 
 def test_malformed_and_oversized_bodies(service: Service) -> None:

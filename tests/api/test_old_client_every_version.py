@@ -69,7 +69,10 @@ def test_the_bots_azure_backend_works_on_every_path_version(endpoint: str, versi
     result = ranker.rank(
         PortRequest(
             context_features=[{"taste_preference": "sweet"}, {"time_of_day": "evening"}],
-            actions=[PortAction("pad thai", [{"cuisine": "thai"}]), PortAction("pancakes", [{"meal": "breakfast"}])],
+            actions=[
+                PortAction("pad thai", [{"cuisine": "thai"}]),
+                PortAction("pancakes", [{"meal": "breakfast"}]),
+            ],
         )
     )
     assert result.reward_action_id in {"pad thai", "pancakes"}
