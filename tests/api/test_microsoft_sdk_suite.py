@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from microsoft_sdk import running_service, sdk_environment, sdk_source
 
 KEY = "microsoft-suite-key"
@@ -71,17 +70,17 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tup
             capture_output=True,
             timeout=1800,
         )
-        evaluations_served = _evaluations_served(single)
-        yield {**_read(report), "evaluations_served": ("passed" if evaluations_served else "skipped", "")}
+        found = _read(report)
+        _print_summary(found)
+        yield found
 
 
-def _evaluations_served(endpoint: str) -> bool:
-    answer = requests.get(
-        endpoint + "/personalizer/evaluations?api-version=2022-09-01-preview",
-        headers={"Ocp-Apim-Subscription-Key": KEY},
-        timeout=10,
-    )
-    return answer.status_code == 200
+def _print_summary(found: dict[str, tuple[str, str]]) -> None:
+    """One line per Microsoft test (shown with -s), then the count: the figure docs/service.md quotes."""
+    for name, (outcome, message) in sorted(found.items()):
+        print(f"{outcome:8} {name}  {message.splitlines()[0][:160] if message else ''}")
+    passed = sum(1 for outcome, _ in found.values() if outcome == "passed")
+    print(f"Microsoft's azure-ai-personalizer suite: {passed} of {len(found)} passed")
 
 
 def _read(report: Path) -> dict[str, tuple[str, str]]:
@@ -98,9 +97,9 @@ def _read(report: Path) -> dict[str, tuple[str, str]]:
 
 
 def test_every_file_of_the_suite_ran(outcomes: dict[str, tuple[str, str]]) -> None:
-    ran = {name.split(".py::")[0] + ".py" for name in outcomes if "::" in name}
+    ran = {name.split(".py::")[0] + ".py" for name in outcomes}
     assert ran == set(TEST_FILES), f"files that reported no test: {set(TEST_FILES) - ran}"
-    assert len([n for n in outcomes if "::" in n]) == 34  # every test in those files
+    assert len(outcomes) == 34  # every test in those files
 
 
 @pytest.mark.parametrize("test_file", sorted(set(TEST_FILES) - EVALUATION_FILES))
@@ -113,8 +112,8 @@ def test_microsofts_tests_pass(outcomes: dict[str, tuple[str, str]], test_file: 
 
 @pytest.mark.parametrize("test_file", sorted(EVALUATION_FILES))
 def test_microsofts_evaluation_tests_pass(outcomes: dict[str, tuple[str, str]], test_file: str) -> None:
-    if outcomes["evaluations_served"][0] != "passed":
-        pytest.skip("offline evaluation and feature importance are not served by this build yet")
     results = {n: r for n, r in outcomes.items() if n.startswith(test_file.removesuffix(".py") + ".py::")}
+    if any("(NotImplemented)" in message for _, message in results.values()):
+        pytest.skip("offline evaluation and feature importance are not served by this build yet (501)")
     failed = {n: m for n, (o, m) in results.items() if o != "passed"}
     assert results and not failed, failed
