@@ -33,7 +33,6 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
         pytest.skip("azure-ai-personalizer's source release is not available (no registry, no folder)")
     single_dir, multi_dir = tmp_path_factory.mktemp("single"), tmp_path_factory.mktemp("multi")
     with running_service(single_dir, KEY) as single, running_service(multi_dir, KEY) as multi:
-        _make_multi_slot(multi)
         yield source / "samples", sdk_environment(single, multi, KEY)
 
 
@@ -41,6 +40,8 @@ def _make_multi_slot(endpoint: str) -> None:
     url = endpoint + "/personalizer/configurations/policy?api-version=2022-09-01-preview"
     headers = {"Ocp-Apim-Subscription-Key": KEY}
     policy = requests.get(url, headers=headers, timeout=10).json()
+    if "--ccb_explore_adf" in policy["arguments"]:
+        return
     arguments = policy["arguments"].replace("--cb_explore_adf", "--ccb_explore_adf")
     changed = requests.put(
         url, json={"name": "enable multi slot", "arguments": arguments}, headers=headers, timeout=10
@@ -51,6 +52,8 @@ def _make_multi_slot(endpoint: str) -> None:
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_microsofts_sample_runs(environment: tuple[Path, dict[str, str]], sample: str) -> None:
     folder, env = environment
+    if "multi_slot" in sample:
+        _make_multi_slot(env["PERSONALIZER_ENDPOINT_MULTI_SLOT"])
     done = subprocess.run(
         [sys.executable, str(folder / sample)], env=env, capture_output=True, text=True, timeout=120
     )

@@ -1,7 +1,8 @@
 """The old client (azure-cognitiveservices-personalizer) and the bot's azure backend on every path version.
 
-The old client builds `{Endpoint}/personalizer/v1.0`; the v1.1 previews serve the same calls, so pointing
-its base URL at another version (the only change) must work there too.
+The old client (rank, reward, activate: all it has) builds `{Endpoint}/personalizer/v1.0`; the v1.1
+previews serve the same calls, so pointing its base URL at another version (the only change) must work
+there too.
 """
 
 from __future__ import annotations
@@ -56,10 +57,6 @@ def test_the_quickstart_calls_work_on_every_path_version(endpoint: str, version:
     client.events.activate(event_id=event_id)
     # Azure answered 204 for events it never ranked; the old client raises on anything else.
     client.events.reward(event_id="never-" + event_id, value=1.0)
-    configuration = client.service_configuration.get()
-    assert configuration.reward_wait_time and configuration.log_retention_days is not None
-    assert client.policy.get().arguments
-    assert client.model.get_properties().creation_time is not None
 
 
 @pytest.mark.parametrize("version", PATH_VERSIONS)
