@@ -53,10 +53,10 @@ class EventOperations:
             request = wire.rank_request_from_json(wire.parse_json(body))
             return 201, wire.rank_result_to_json(await self.loop.rank_async(request))
         if name == "multislot_rank":
-            request = wire_multislot.multislot_request_from_json(
+            slots = wire_multislot.multislot_request_from_json(
                 wire.parse_json(body), wire.rank_request_from_json
             )
-            return 201, wire_multislot.multislot_result_to_json(await self.loop.rank_multislot_async(request))
+            return 201, wire_multislot.multislot_result_to_json(await self.loop.rank_multislot_async(slots))
         event_id = wire.event_id_from_path(found.parameter or "")
         try:
             if name == "reward":

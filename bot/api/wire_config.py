@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.personalizer.base import InvalidRequest
+from bot.personalizer.local import format_duration, parse_duration
 
 TIMESPAN = re.compile(r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?$")
 REQUIRED = (
@@ -128,8 +129,6 @@ def text(value: Any, where: str) -> str:
 
 def settings_to_json(settings: Any, timespans: bool) -> dict[str, Any]:
     """Personalizer's ServiceConfiguration: durations as TimeSpans (v1.0) or ISO-8601, every kept field."""
-    from bot.personalizer.local import format_duration
-
     duration = format_timespan if timespans else format_duration
     body: dict[str, Any] = {
         "rewardWaitTime": duration(settings.reward_wait_time),
@@ -153,8 +152,6 @@ def settings_to_json(settings: Any, timespans: bool) -> dict[str, Any]:
 
 def settings_changes_from_json(body: Any) -> dict[str, Any]:
     """The LoopSettings fields a ServiceConfiguration sets (validated ranges are the engine's to check)."""
-    from bot.personalizer.local import parse_duration
-
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a service configuration object.", target="config")
     for name in REQUIRED:
