@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -63,7 +62,9 @@ def test_a_timestamp_that_is_no_integer_is_a_401(slack_app: RunningApp, timestam
     "body",
     [
         pytest.param(urlencode({"payload": nested(3000)}), id="payload-3000-deep"),
-        pytest.param(urlencode({"payload": '{"type":"block_actions","a":' + nested(3000) + "}"}), id="deep-in-object"),
+        pytest.param(
+            urlencode({"payload": '{"type":"block_actions","a":' + nested(3000) + "}"}), id="deep-in-object"
+        ),
         pytest.param(urlencode({"payload": "{" * 3000}), id="payload-3000-open-braces"),
         pytest.param(urlencode({"payload": '{"type":"block_actions"'}), id="payload-truncated"),
         pytest.param(urlencode({"payload": '"just a string"'}), id="payload-a-string"),
@@ -83,11 +84,15 @@ def test_a_signed_payload_that_is_no_slack_payload_is_a_400(
     ("body", "content_type"),
     [
         pytest.param(nested(3000), "application/json", id="json-3000-deep"),
-        pytest.param('{"type": "event_callback", "event": ' + nested(3000) + "}", "application/json", id="event-deep"),
+        pytest.param(
+            '{"type": "event_callback", "event": ' + nested(3000) + "}", "application/json", id="event-deep"
+        ),
         pytest.param("{", "application/json", id="json-truncated"),
         pytest.param("[1, 2]", "application/json", id="json-a-list"),
         pytest.param('{"type": "event_callback", "event": "x"}', "application/json", id="event-a-string"),
-        pytest.param('{"type": "event_callback", "event": {"type": 5}}', "application/json", id="event-type-a-number"),
+        pytest.param(
+            '{"type": "event_callback", "event": {"type": 5}}', "application/json", id="event-type-a-number"
+        ),
         pytest.param("\udcff", FORM, id="lone-surrogate"),
     ],
 )
@@ -97,7 +102,9 @@ def test_a_signed_json_body_that_is_no_slack_event_is_a_4xx(
     raw = body.encode("utf-8", "surrogateescape")
     headers = {**sign(raw.decode("utf-8", "replace")), "Content-Type": content_type}
     headers["X-Slack-Signature"] = _signature(raw, headers["X-Slack-Request-Timestamp"])
-    response = slack_app.session.post(f"{slack_app.base_url}/slack/events", data=raw, headers=headers, timeout=10)
+    response = slack_app.session.post(
+        f"{slack_app.base_url}/slack/events", data=raw, headers=headers, timeout=10
+    )
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:200])
     assert slack_app.healthy()
 
