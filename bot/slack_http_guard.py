@@ -29,7 +29,18 @@ BODY_SECONDS = 10.0  # a body that trickles in slower than this holds a connecti
 TIMESTAMP = re.compile(r"[0-9]{1,12}")  # seconds since the epoch, as Slack sends them (ASCII digits only)
 SUMMARY_SECONDS = 60.0  # at most one log line per minute about refusals, whatever their number
 # Keys Bolt reads on every request, and the types Slack sends them as: anything else is not from Slack.
-OBJECT_KEYS = ("event", "view", "message", "previous_message", "item", "container", "state", "function_data")
+OBJECT_KEYS = (
+    "event",
+    "view",
+    "function",
+    "message",
+    "previous_message",
+    "item",
+    "container",
+    "state",
+    "function_data",
+)
+NEVER_NULL_KEYS = ("event", "view", "function")  # Bolt reads these as body.get(key, {}).get(...)
 OBJECT_OR_TEXT_KEYS = ("user", "channel", "team", "enterprise")
 TEXT_KEYS = ("type", "command", "text", "response_url", "callback_id", "trigger_id", "user_id", "team_id")
 LIST_OF_OBJECT_KEYS = ("actions", "authorizations", "response_urls")
@@ -95,7 +106,11 @@ def envelope_problem(body: Any) -> str | None:
     if not isinstance(body, dict):
         return "not an object"
     for key in OBJECT_KEYS:
-        if body.get(key) is not None and not isinstance(body[key], dict):
+        if (
+            key in body
+            and not isinstance(body[key], dict)
+            and (body[key] is not None or key in NEVER_NULL_KEYS)
+        ):
             return f"{key} is not an object"
     for key in OBJECT_OR_TEXT_KEYS:
         if body.get(key) is not None and not isinstance(body[key], dict | str):
@@ -107,9 +122,13 @@ def envelope_problem(body: Any) -> str | None:
         value = body.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
             return f"{key} is not a list of objects"
-    event = body.get("event")
-    if isinstance(event, dict):
-        return envelope_problem({k: v for k, v in event.items() if k != "event"})
+    nested = [body["event"]] if isinstance(body.get("event"), dict) else []
+    nested += body.get("authorizations") or []  # Bolt reads the first one as it reads the body
+    for inner in nested:
+        if problem := envelope_problem(
+            {k: v for k, v in inner.items() if k not in ("event", "authorizations")}
+        ):
+            return problem
     return None
 
 

@@ -71,11 +71,14 @@ class FakeSlack:
                         return  # the fake is stopping: drop the connection unanswered
                 reply = fake._reply(kind, name, body)
                 data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the app gave up waiting (a delayed answer): nothing reached it
                 fake._record(Call("api" if kind == "api" else "respond", name, body))
 
             def log_message(self, *args: Any) -> None:
@@ -306,15 +309,17 @@ def start_app(
     args: tuple[str, ...] = (),
     timeout: float = 60.0,
     preexec_fn: Callable[[], None] | None = None,
+    repo: Path = REPO,
 ) -> RunningApp:
     """Start `python app.py` as production does and wait until /healthz answers.
 
-    `preexec_fn` runs in the child before it starts (for instance to lower its resource limits).
+    `preexec_fn` runs in the child before it starts (for instance to lower its resource limits);
+    `repo` is the checkout whose app.py runs (a benchmark may compare two).
     """
     log_path = workdir / "app.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "app.py"), *args],
+        [sys.executable, str(repo / "app.py"), *args],
         cwd=workdir,
         env=env,
         stdout=log,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import resource
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from slack_fakes import FakeSlack, RunningApp, app_environment, start_app
-from slack_hostile import address
+from slack_hostile import Slowloris, address, healthz_seconds
 
 OPEN_FILES = 256  # a small host's limit: the slow connections alone would use every descriptor
 SLOW = 400
@@ -28,48 +27,6 @@ def bot(fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory) -> Iter
     app = start_app(app_environment(fake_slack, workdir), workdir, preexec_fn=low_open_file_limit)
     yield app
     app.stop()
-
-
-class Slowloris:
-    """`count` connections that send a request's headers one byte every half second, never finishing."""
-
-    def __init__(self, app: RunningApp, count: int) -> None:
-        self.sockets: list[socket.socket] = []
-        self.closed_by_server = 0
-        self._stop = threading.Event()
-        for _ in range(count):
-            sock = socket.create_connection(address(app), timeout=5)
-            sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-            self.sockets.append(sock)
-        self._thread = threading.Thread(target=self._drip, daemon=True)
-        self._thread.start()
-
-    def _drip(self) -> None:
-        while not self._stop.wait(0.5):
-            for sock in list(self.sockets):
-                try:
-                    sock.sendall(b"a")
-                except OSError:
-                    self.sockets.remove(sock)
-                    self.closed_by_server += 1
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        for sock in self.sockets:
-            sock.close()
-
-
-def healthz_seconds(app: RunningApp) -> float:
-    """Seconds for GET /healthz on a new connection; 99 when it does not answer within 5 s."""
-    started = time.perf_counter()
-    try:
-        with socket.create_connection(address(app), timeout=5) as sock:
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            answer = sock.recv(4096)
-    except OSError:
-        return 99.0
-    return time.perf_counter() - started if answer.startswith(b"HTTP/1.1 200") else 99.0
 
 
 def test_healthz_answers_under_a_slowloris_with_few_open_files(bot: RunningApp) -> None:
