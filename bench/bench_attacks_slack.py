@@ -3,7 +3,7 @@
     python bench/bench_attacks_slack.py [--repo PATH] [--markdown]
 
 Each attack class runs against `python app.py` (uvicorn + Starlette + Bolt, local learner on SQLite) on
-127.0.0.1, with the fake Slack of tests/e2e in this process. While it runs, a bystander sends a signed slash
+127.0.0.1, with the fake Slack of tests/support in this process. While it runs, a bystander sends a signed slash
 command every half second and times its reply at the fake response_url (capped at BYSTANDER_CAP). Reported
 per attack: the answers it got, how many were 5xx, the worst bystander latency, and the bot's RSS before
 and after. `--repo` runs another checkout's app.py (to compare two versions in one run). Bounded: about two
@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests" / "e2e")]
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "support")]
 
 from slack_fakes import FakeSlack, RunningApp, app_environment, command_body, sign, start_app  # noqa: E402
 from slack_hostile import Slowloris, healthz_seconds, rss_mb, send_chunked  # noqa: E402
