@@ -124,7 +124,7 @@ def attack_log_flood(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
         out.statuses[post(app, body, unsigned(str(int(time.time()))))] += 1
     grown = app.log_path.stat().st_size - before
     forged = "forged line in log" if "FORGED-LOG-LINE" in app.log() else "no forged line"
-    out.note = f"log +{grown / 1e6:.2f} MB, {forged}"
+    out.note = f"log +{grown / 1e3:,.0f} kB, {forged}"
 
 
 def attack_timestamps(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
@@ -199,7 +199,7 @@ def attack_slowloris(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
         for _ in range(16):  # 8 s: past the header deadline
             worst = max(worst, healthz_seconds(app))
             time.sleep(0.5)
-        out.note = f"/healthz worst {worst:.2f} s ({'never' if worst >= 99 else 'answered'}); "
+        out.note = f"/healthz worst {'never answered' if worst >= 99 else seconds(worst)}; "
         out.note += f"{slow.closed_by_server} of 400 closed by the server"
     finally:
         slow.close()
@@ -215,6 +215,7 @@ def attack_sigterm(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
     except subprocess.TimeoutExpired:
         out.note = "still running 30 s after SIGTERM (killed)"
         app.process.kill()
+        app.process.wait()
 
 
 def low_open_files() -> None:
@@ -229,7 +230,7 @@ ATTACKS: list[tuple[str, Callable[[RunningApp, FakeSlack, Outcome], None], bool,
     ("unsigned chunked 40 MB bodies ×6", attack_chunked, False, True),
     ("hanging response_urls ×18", attack_hanging_replies, False, True),
     ("users.info answering in 10 s", attack_slow_users_info, False, True),
-    ("slowloris ×400, open-file limit 256", attack_slowloris, True, False),
+    ("slowloris ×400, open-file limit 256", attack_slowloris, True, True),
     ("SIGTERM with 300 replies hanging", attack_sigterm, False, False),
 ]
 
@@ -282,7 +283,7 @@ def table(outcomes: list[Outcome]) -> str:
     ]
     for o in outcomes:
         answers = ", ".join(f"{s} ×{n}" for s, n in sorted(o.statuses.items()) if n) or "–"
-        bystander = "–" if not o.bystander_worst else f"{o.bystander_worst:.2f} s"
+        bystander = "–" if not o.bystander_worst else seconds(o.bystander_worst)
         if o.bystander_worst >= BYSTANDER_CAP:
             bystander = f"≥ {BYSTANDER_CAP:g} s"
         rss = (
@@ -290,6 +291,11 @@ def table(outcomes: list[Outcome]) -> str:
         )
         lines.append(f"| {o.attack} | {answers} | {o.server_errors} | {bystander} | {rss} | {o.note} |")
     return "\n".join(lines)
+
+
+def seconds(value: float) -> str:
+    """A latency for the table: ms under a second."""
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from bot.outbound import Replies
 
 logger = logging.getLogger(__name__)
-STOP_WAIT = 4.0  # seconds after the server stopped: with uvicorn's 3 s, a SIGTERM ends well within 10 s
+STOP_WAIT = 3.0  # seconds after the server stopped: with uvicorn's 3 s and a 2 s reply timeout, under 10 s
 
 
 class ListenerPool(ThreadPoolExecutor):
