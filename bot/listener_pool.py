@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from bot.outbound import Replies
+from bot.outbound import Replies, wait_for
 
 logger = logging.getLogger(__name__)
 STOP_WAIT = 3.0  # seconds after the server stopped: with uvicorn's 3 s and a 2 s reply timeout, under 10 s
@@ -37,22 +37,14 @@ class ListenerPool(ThreadPoolExecutor):
             return len(self._in_flight)
 
     def stop(self, wait: float) -> tuple[int, int]:
-        """Refuse new work, drop what is queued, wait up to `wait` s for the rest: (abandoned, never started)."""
+        """Refuse new work, let what is queued or running end for up to `wait` s: (abandoned, never started)."""
         with self._lock:
             in_flight = list(self._in_flight)
-        self.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + wait
-        for future in in_flight:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                future.result(timeout=left)
-            except Exception:  # the work logs its own failures; here only the waiting matters
-                pass
-        cancelled = sum(1 for f in in_flight if f.cancelled())
+        self.shutdown(wait=False)
+        wait_for(in_flight, wait)
+        never_started = sum(1 for f in in_flight if f.cancel())  # cancel() succeeds only on queued work
         running = sum(1 for f in in_flight if not f.done())
-        return running, cancelled
+        return running, never_started
 
     def _forget(self, future: Future[Any]) -> None:
         with self._lock:

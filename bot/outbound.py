@@ -37,6 +37,19 @@ def build_web_client(token: str | None, base_url: str | None = None, timeout: in
     return WebClient(**args)
 
 
+def wait_for(futures: list[Future[Any]], wait: float) -> None:
+    """Wait up to `wait` s in all for `futures` to end; their outcome does not matter here."""
+    deadline = time.monotonic() + wait
+    for future in futures:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            future.result(timeout=left)
+        except Exception:  # the work logs its own failures; only the waiting matters
+            pass
+
+
 class ListenerClient(WebClient):
     """The WebClient listeners are handed: API_TIMEOUT per call, users.info within USERS_INFO_TIMEOUT."""
 
@@ -77,19 +90,12 @@ class Replies:
 
     def close(self, wait: float) -> int:
         """Post what is in flight for up to `wait` seconds; the number of replies abandoned after that."""
-        deadline = time.monotonic() + wait
         with self._lock:
             pending = list(self._pending)
-        for future in pending:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                future.result(timeout=left)
-            except Exception:  # failures were logged by the post itself; only waiting matters here
-                pass
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        return sum(1 for f in pending if not f.done() or f.cancelled())
+        self._pool.shutdown(wait=False)
+        wait_for(pending, wait)
+        never_started = sum(1 for f in pending if f.cancel())
+        return never_started + sum(1 for f in pending if not f.done())
 
     def _submit(self, url: str, message: dict[str, Any], after: Future[None] | None) -> Future[None] | None:
         with self._lock:

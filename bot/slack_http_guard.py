@@ -55,8 +55,9 @@ class BodyTooLarge(Exception):
 class RefusalLog:
     """Counts refused requests and logs one summary line a minute at most: reasons and counts, no content."""
 
-    def __init__(self, every: float = SUMMARY_SECONDS) -> None:
+    def __init__(self, every: float = SUMMARY_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.every = every
+        self._clock = clock
         self._counts: Counter[str] = Counter()
         self._last = float("-inf")
         self._lock = threading.Lock()
@@ -65,7 +66,7 @@ class RefusalLog:
         """Count one refusal; log the counts since the last line if a minute has passed."""
         with self._lock:
             self._counts[reason] += 1
-            now = time.monotonic()
+            now = self._clock()
             if now - self._last < self.every:
                 return
             counts, self._counts, self._last = dict(self._counts), Counter(), now
