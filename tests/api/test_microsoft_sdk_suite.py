@@ -48,7 +48,12 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tup
     if source is None:
         pytest.skip("azure-ai-personalizer's source release is not available (no registry, no folder)")
     single_dir, multi_dir = tmp_path_factory.mktemp("single"), tmp_path_factory.mktemp("multi")
-    with running_service(single_dir, KEY) as single, running_service(multi_dir, KEY) as multi:
+    # Microsoft's test_reset_policy expects Personalizer's own default policy back: the setting for that.
+    azure_default = {"PERSONALIZER_DEFAULT_POLICY": "azure"}
+    with (
+        running_service(single_dir, KEY, **azure_default) as single,
+        running_service(multi_dir, KEY, **azure_default) as multi,
+    ):
         report = tmp_path_factory.mktemp("report") / "junit.xml"
         subprocess.run(
             [
