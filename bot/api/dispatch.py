@@ -52,23 +52,27 @@ class PersonalizerRouter:
         v1 = VERSIONS["v1.0"]
         # v1.0's traffic skips the table's regular expressions: one string comparison per request.
         self._v1_rank = match(v1, "POST", "/rank")
+        self._v1_rank_path = f"{v1.base}/rank"
         self._v1_events = f"{v1.base}/events/"
+        self._v1, self._reward, self._activate = v1, BY_NAME["reward"], BY_NAME["activate"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.fallback(scope, receive, send)
             return
         path: str = scope["path"]
-        if scope["method"] == "POST" and path.startswith(self._v1_events):
-            tail = path[len(self._v1_events) :]
-            for suffix, name in (("/reward", "reward"), ("/activate", "activate")):
-                if tail.endswith(suffix) and tail[: -len(suffix)]:
-                    found = Match(VERSIONS["v1.0"], BY_NAME[name], tail[: -len(suffix)])
-                    await self._hot(scope, receive, send, found)
+        if scope["method"] == "POST":
+            if path == self._v1_rank_path:
+                await self._hot(scope, receive, send, self._v1_rank)
+                return
+            if path.startswith(self._v1_events):
+                tail = path[len(self._v1_events) :]
+                if tail.endswith("/reward") and len(tail) > 7:
+                    await self._hot(scope, receive, send, Match(self._v1, self._reward, tail[:-7]))
                     return
-        if scope["method"] == "POST" and path == self._v1_rank.version.base + "/rank":
-            await self._hot(scope, receive, send, self._v1_rank)
-            return
+                if tail.endswith("/activate") and len(tail) > 9:
+                    await self._hot(scope, receive, send, Match(self._v1, self._activate, tail[:-9]))
+                    return
         if not (path == PERSONALIZER or path.startswith(PERSONALIZER + "/")) or self.open_paths(path):
             await self.fallback(scope, receive, send)
             return
