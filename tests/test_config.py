@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_config, slack_configured
+from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_config, slack_configured, slack_requested
 from bot.menu import DEFAULT_MENU_FILE
 
 SLACK = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret"}
@@ -169,3 +169,15 @@ def test_web_concurrency_is_a_small_whole_number() -> None:
     assert load_config({"PERSONALIZER_KEY": "k", "WEB_CONCURRENCY": "2"}, "personalizer").web_concurrency == 2
     with pytest.raises(ConfigError, match="WEB_CONCURRENCY"):
         load_config({"PERSONALIZER_KEY": "k", "WEB_CONCURRENCY": "many"}, "personalizer")
+
+
+def test_slack_requested_by_any_one_slack_setting() -> None:
+    assert not slack_requested({})
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        assert slack_requested({name: "set"})
+
+
+def test_a_single_problem_is_one_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({**SLACK, "DATABASE_URL": "mysql://dinner@127.0.0.1/dinner"}, "bot")
+    assert "\n" not in str(caught.value) and "DATABASE_URL" in str(caught.value)
