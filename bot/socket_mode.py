@@ -24,6 +24,8 @@ from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.startup import EXIT_SLACK, StartupError
+
 logger = logging.getLogger(__name__)
 # Seconds between pings. aiohttp closes a connection whose pong is half an interval late, and the client
 # reconnects at its next check: a half-open connection goes within about two intervals, a dropped one
@@ -31,10 +33,6 @@ logger = logging.getLogger(__name__)
 PING_INTERVAL = 5.0
 DISPATCH_THREADS = 8  # envelopes being dispatched at once (each only until its ack: the work runs elsewhere)
 CLOSE_TIMEOUT = 2.0  # seconds to wait for Slack's close frame when stopping
-
-
-class StartupRefused(Exception):
-    """Slack would not open a Socket Mode connection (the app token refused, Slack unreachable)."""
 
 
 class ThreadedSocketModeHandler(SocketModeHandler):
@@ -58,7 +56,7 @@ class ThreadedSocketModeHandler(SocketModeHandler):
 
 
 def run_socket_mode(app: App, app_token: str, api_url: str | None, on_connected: Callable[[], None]) -> None:
-    """Connect and serve until SIGTERM or SIGINT; StartupRefused if Slack will not open the first connection."""
+    """Connect and serve until SIGTERM or SIGINT; StartupError if Slack will not open the first connection."""
     # Acks get threads of their own: queued behind slow listener work, they would miss Slack's 3 s.
     with ThreadPoolExecutor(max_workers=DISPATCH_THREADS, thread_name_prefix="socket-mode") as executor:
         asyncio.run(_serve(app, app_token, api_url, executor, on_connected))
@@ -77,11 +75,20 @@ async def _serve(
     try:
         # The first URL is asked for here, not in connect(): connect() retries a refused token forever.
         try:
-            client.wss_uri = await client.issue_new_wss_url()
+            opened = await web_client.apps_connections_open(app_token=app_token)
+            client.wss_uri = opened["url"]
         except SlackApiError as exc:
-            raise StartupRefused(f"Slack refused SLACK_APP_TOKEN ({exc.response.get('error')})") from None
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else "not Slack's answer"
+            raise StartupError(
+                f"Slack refused the app-level token (SLACK_APP_TOKEN): {error}. Generate one with the "
+                "connections:write scope under Basic Information, App-Level Tokens.",
+                EXIT_SLACK,
+            ) from None
         except (TimeoutError, OSError) as exc:
-            raise StartupRefused(f"could not reach Slack at SLACK_API_URL ({exc})") from None
+            raise StartupError(
+                f"could not reach Slack's Socket Mode at SLACK_API_URL ({exc}): check the network.",
+                EXIT_SLACK,
+            ) from None
         await client.connect()
         on_connected()
         await stop.wait()
