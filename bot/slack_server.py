@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +13,7 @@ from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,6 +23,7 @@ from starlette.routing import Route
 from bot.config import Config
 from bot.listeners import register_listeners
 from bot.services import Services
+from bot.startup import StartupError, slack_error
 
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000  # Slack's payloads are a few kB; refuse anything absurd before reading it
@@ -44,19 +45,23 @@ def serve_slack(config: Config, services: Services) -> int:
             services.close()
             logger.info("stopped")
 
+    failure: StartupError | None = None
     try:
         try:
             bolt_app = build_bolt_app(config, services, executor)
-        except BoltError as exc:  # auth.test refused the token
-            logger.error("Slack refused the bot token: %s", exc)
-            return 1
+        except (BoltError, SlackApiError, OSError) as exc:  # Bolt's auth.test of the bot token
+            failure = slack_error(exc, config.slack_api_url)
+            if failure is None:
+                raise
+            return failure.exit_status
         if config.socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+            from bot.socket_mode import run_socket_mode
 
-            # uvicorn turns SIGTERM into a clean stop; here, make it unwind through `finally` too.
-            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-            logger.info("connecting to Slack over Socket Mode")
-            SocketModeHandler(bolt_app, config.slack_app_token).start()
+            try:
+                run_socket_mode(bolt_app, config.slack_app_token, config.slack_api_url)
+            except StartupError as exc:
+                failure = exc
+                return exc.exit_status
         else:
             import uvicorn
 
@@ -71,6 +76,8 @@ def serve_slack(config: Config, services: Services) -> int:
             )
     finally:
         shut_down()
+        if failure is not None:
+            sys.stderr.write(f"{failure}\n")  # the last line, after the shutdown's log lines
     return 0
 
 

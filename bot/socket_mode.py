@@ -12,7 +12,6 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from slack_bolt import App
@@ -55,16 +54,14 @@ class ThreadedSocketModeHandler(SocketModeHandler):
         await send_async_response(client, req, response, start)
 
 
-def run_socket_mode(app: App, app_token: str, api_url: str | None, on_connected: Callable[[], None]) -> None:
+def run_socket_mode(app: App, app_token: str, api_url: str | None) -> None:
     """Connect and serve until SIGTERM or SIGINT; StartupError if Slack will not open the first connection."""
     # Acks get threads of their own: queued behind slow listener work, they would miss Slack's 3 s.
     with ThreadPoolExecutor(max_workers=DISPATCH_THREADS, thread_name_prefix="socket-mode") as executor:
-        asyncio.run(_serve(app, app_token, api_url, executor, on_connected))
+        asyncio.run(_serve(app, app_token, api_url, executor))
 
 
-async def _serve(
-    app: App, app_token: str, api_url: str | None, executor: Executor, on_connected: Callable[[], None]
-) -> None:
+async def _serve(app: App, app_token: str, api_url: str | None, executor: Executor) -> None:
     web_client = AsyncWebClient(base_url=api_url or AsyncWebClient.BASE_URL, timeout=10)
     handler = ThreadedSocketModeHandler(app, app_token, web_client, executor)
     client = handler.client
@@ -73,6 +70,7 @@ async def _serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
+        logger.info("connecting to Slack over Socket Mode")
         # The first URL is asked for here, not in connect(): connect() retries a refused token forever.
         try:
             opened = await web_client.apps_connections_open(app_token=app_token)
@@ -90,7 +88,7 @@ async def _serve(
                 EXIT_SLACK,
             ) from None
         await client.connect()
-        on_connected()
+        logger.info("connected to Slack over Socket Mode")
         await stop.wait()
         logger.info("stopping: closing the Socket Mode connection")
     finally:

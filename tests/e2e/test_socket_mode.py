@@ -151,4 +151,4 @@ def test_sigterm_stops_the_socket_mode_bot_promptly_after_finishing_acked_work(
     assert bot.process.wait(timeout=SIGTERM_EXIT_WITHIN) == 0
     assert len(slack.responses("sm-sigterm")) == 1  # the acked suggestion was still delivered
     log = bot.log()
-    assert "whatsfordinner: stopped" in log and "Traceback" not in log, log
+    assert log.rstrip().endswith(": stopped") and "Traceback" not in log, log
