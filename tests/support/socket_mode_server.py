@@ -203,6 +203,10 @@ class MockSocketModeServer:
                 if link.open:
                     link.connection.transport.abort()
             self._server.close()
+            try:  # let the server finish closing before the loop stops
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+            except TimeoutError:
+                pass
 
     async def _handle(self, connection: ServerConnection) -> None:
         with self._changed:
