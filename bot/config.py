@@ -149,11 +149,6 @@ def slack_requested(environ: Mapping[str, str]) -> bool:
     return any(environ.get(name, "").strip() for name in SLACK_VARIABLES)
 
 
-def slack_configured(environ: Mapping[str, str]) -> bool:
-    """True when the bot's required Slack settings are present (what `app.py auto` checks)."""
-    return all(environ.get(name, "").strip() for name in REQUIRED_BY_MODE["bot"])
-
-
 def _whole_number(
     get: Callable[[str], str], name: str, default: int, low: int, high: int, problems: list[str]
 ) -> int:

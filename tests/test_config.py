@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_config, slack_configured, slack_requested
+from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_config, slack_requested
 from bot.menu import DEFAULT_MENU_FILE
 
 SLACK = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret"}
@@ -121,11 +121,6 @@ def test_unknown_mode() -> None:
 def test_repr_never_shows_secrets() -> None:
     config = load_config({**SLACK, "PERSONALIZER_KEY": "pk-secret"}, "bot")
     assert "s3cret" not in repr(config) and "xoxb" not in repr(config) and "pk-secret" not in repr(config)
-
-
-def test_slack_configured() -> None:
-    assert slack_configured(SLACK)
-    assert not slack_configured({"SLACK_BOT_TOKEN": "xoxb-1"})
 
 
 def test_env_example_documents_every_variable_with_a_comment() -> None:
