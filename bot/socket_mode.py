@@ -87,9 +87,15 @@ async def _serve(app: App, app_token: str, api_url: str | None, executor: Execut
                 f"could not reach Slack's Socket Mode at SLACK_API_URL ({exc}): check the network.",
                 EXIT_SLACK,
             ) from None
-        await client.connect()
-        logger.info("connected to Slack over Socket Mode")
-        await stop.wait()
+        # connect() retries until it succeeds: a SIGTERM meanwhile must still stop the app.
+        connecting = asyncio.ensure_future(client.connect())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if connecting.done():
+            logger.info("connected to Slack over Socket Mode")
+            await stopping
+        else:
+            connecting.cancel()
         logger.info("stopping: closing the Socket Mode connection")
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):

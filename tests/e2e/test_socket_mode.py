@@ -7,11 +7,14 @@ room to spare: the measured figures are in docs/socket-mode.md.
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from slack_fakes import app_environment, block_action, taste_state
+from slack_fakes import REPO, app_environment, block_action, free_port, taste_state
 from socket_mode_app import (
     APP_TOKEN,
     SocketModeApp,
@@ -152,3 +155,17 @@ def test_sigterm_stops_the_socket_mode_bot_promptly_after_finishing_acked_work(
     assert len(slack.responses("sm-sigterm")) == 1  # the acked suggestion was still delivered
     log = bot.log()
     assert log.rstrip().endswith(": stopped") and "Traceback" not in log, log
+
+
+def test_sigterm_stops_the_bot_while_it_cannot_reach_the_socket_mode_url(tmp_path: Path) -> None:
+    with SocketModeSlack(f"ws://127.0.0.1:{free_port()}/link") as slack:  # nothing listens there
+        env = app_environment(slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN)
+        process = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=tmp_path, env=env)
+        try:
+            slack.wait_for_api("apps.connections.open", 1, timeout=30)  # it is now retrying the connection
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=SIGTERM_EXIT_WITHIN) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
