@@ -13,7 +13,7 @@ from bot.db import create_database_engine
 from bot.menu import Menu, load_menu
 from bot.personalizer.base import Ranker
 from bot.personalizer.deadline import RankDeadline
-from bot.startup import check_database_writable, database_error
+from bot.startup import check_database_writable, database_error, database_folder_error
 from bot.suggestions import SuggestionStore, suggestions_table
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,10 @@ def build_services(config: Config, *, run_trainer: bool = True) -> Services:
     StartupError, naming DATABASE_URL, if the database cannot be opened or written.
     """
     menu = load_menu(config.menu_file)
-    engine = create_database_engine(config.database_url)
+    try:
+        engine = create_database_engine(config.database_url)
+    except OSError as exc:  # the SQLite file's folder cannot be created
+        raise database_folder_error(config.database_url, exc) from None
     try:
         suggestions = SuggestionStore(engine)
         suggestions.create_schema()

@@ -48,6 +48,14 @@ def database_error(engine: Engine, exc: BaseException) -> StartupError:
     )
 
 
+def database_folder_error(url: str, exc: OSError) -> StartupError:
+    """A StartupError naming DATABASE_URL for a SQLite file whose folder cannot be created."""
+    return StartupError(
+        f"DATABASE_URL={url!r}: cannot create the database's folder ({exc.strerror}: {exc.filename}). "
+        "Check the path and its permissions."
+    )
+
+
 def slack_error(exc: BaseException, api_url: str | None) -> StartupError | None:
     """What went wrong verifying the bot token (Bolt's auth.test at start-up), or None if it is not that."""
     where = api_url or DEFAULT_SLACK_API_URL

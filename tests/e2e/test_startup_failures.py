@@ -145,6 +145,15 @@ def test_a_read_only_database_names_database_url(tmp_path: Path) -> None:
     _plain(result, "DATABASE_URL", "read-only")
 
 
+def test_a_database_file_in_a_folder_that_cannot_be_made_names_database_url(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    url = f"sqlite:///{blocker / 'dinner.db'}"
+    result = _run(["console"], _console_env(DATABASE_URL=url), tmp_path)
+    assert result.returncode == 2
+    _plain(result, "DATABASE_URL", "cannot create the database's folder")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only files")
 def test_a_database_file_without_write_permission_names_database_url(tmp_path: Path) -> None:
     database = tmp_path / "dinner.db"
