@@ -42,7 +42,9 @@ class ThreadedSocketModeHandler(SocketModeHandler):
     """
 
     def __init__(self, app: App, app_token: str, web_client: AsyncWebClient, executor: Executor) -> None:
-        super().__init__(app, app_token, web_client=web_client, ping_interval=PING_INTERVAL)
+        super().__init__(
+            app, app_token, logger=_client_logger(), web_client=web_client, ping_interval=PING_INTERVAL
+        )
         self.executor = executor
 
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
@@ -52,6 +54,24 @@ class ThreadedSocketModeHandler(SocketModeHandler):
             self.executor, run_bolt_app, self.app, req
         )
         await send_async_response(client, req, response, start)
+
+
+class _WithoutTraceback(logging.Filter):
+    """One line per record: the client logs every failed reconnect with a traceback, every 5 s offline."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record, dropping its traceback (the message already names the error)."""
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def _client_logger() -> logging.Logger:
+    """The Socket Mode client's logger, its records one line each."""
+    client_logger = logging.getLogger(f"{__name__}.client")
+    if not client_logger.filters:
+        client_logger.addFilter(_WithoutTraceback())
+    return client_logger
 
 
 def run_socket_mode(app: App, app_token: str, api_url: str | None) -> None:

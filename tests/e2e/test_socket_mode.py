@@ -160,11 +160,20 @@ def test_sigterm_stops_the_socket_mode_bot_promptly_after_finishing_acked_work(
 def test_sigterm_stops_the_bot_while_it_cannot_reach_the_socket_mode_url(tmp_path: Path) -> None:
     with SocketModeSlack(f"ws://127.0.0.1:{free_port()}/link") as slack:  # nothing listens there
         env = app_environment(slack, tmp_path, SLACK_APP_TOKEN=APP_TOKEN)
-        process = subprocess.Popen([sys.executable, str(REPO / "app.py")], cwd=tmp_path, env=env)
+        log_path = tmp_path / "app.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, str(REPO / "app.py")], cwd=tmp_path, env=env, stdout=log, stderr=log
+            )
         try:
-            slack.wait_for_api("apps.connections.open", 1, timeout=30)  # it is now retrying the connection
+            slack.wait_for_api("apps.connections.open", 1, timeout=30)
+            deadline = time.monotonic() + 30
+            while "Failed to connect" not in log_path.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)  # polling a log file: nothing to be notified by
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=SIGTERM_EXIT_WITHIN) == 0
+            log_text = log_path.read_text()
+            assert "Failed to connect" in log_text and "Traceback" not in log_text, log_text
         finally:
             if process.poll() is None:
                 process.kill()
