@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -104,9 +103,3 @@ def start_socket_mode_app(env: dict[str, str], server: MockSocketModeServer, wor
         app.stop()
         raise AssertionError(f"app.py never connected over Socket Mode:\n{app.log()}") from None
     return app
-
-
-def ack_payload(server: MockSocketModeServer, envelope_id: str) -> dict[str, Any] | None:
-    """The payload the app sent back with its ack (for slash commands: the immediate reply)."""
-    payload = server.acks[envelope_id].payload
-    return json.loads(payload) if isinstance(payload, str) else payload
