@@ -74,7 +74,7 @@ def build_services(config: Config, *, run_trainer: bool = True) -> Services:
         backend, close_backend = build_ranker(config, run_trainer=run_trainer)
     except SQLAlchemyError as exc:
         engine.dispose()
-        raise database_error(engine, exc) from None
+        raise database_error(config.database_url, exc) from None
     except BaseException:
         engine.dispose()
         raise

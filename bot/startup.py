@@ -8,7 +8,8 @@ from urllib.error import URLError
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine, Table, delete, false
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 EXIT_SLACK = 1  # Slack refused the app or could not be reached
 EXIT_CONFIG = 2  # a setting is wrong: the database, the menu, a missing variable
@@ -24,17 +25,14 @@ class StartupError(Exception):
 
 
 def check_database_writable(engine: Engine, table: Table) -> None:
-    """Delete nothing from `table` in a transaction: fails, as a StartupError, unless the app may write."""
-    try:
-        with engine.begin() as connection:
-            connection.execute(delete(table).where(false()))
-    except SQLAlchemyError as exc:
-        raise database_error(engine, exc) from None
+    """Delete nothing from `table` in a transaction: SQLAlchemyError unless the app may write."""
+    with engine.begin() as connection:
+        connection.execute(delete(table).where(false()))
 
 
-def database_error(engine: Engine, exc: BaseException) -> StartupError:
+def database_error(url: str, exc: BaseException) -> StartupError:
     """A StartupError naming DATABASE_URL (password hidden) for a database that cannot be opened or written."""
-    shown = engine.url.render_as_string(hide_password=True)
+    shown = make_url(url).render_as_string(hide_password=True)
     reason = _first_line(exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc)
     lowered = reason.lower()
     if "readonly" in lowered or "read-only" in lowered or "permission denied" in lowered:

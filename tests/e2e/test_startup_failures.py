@@ -8,12 +8,14 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from slack_fakes import REPO, REVOKED_TOKEN, FakeSlack, app_environment, free_port
 from socket_mode_app import REVOKED_APP_TOKEN, SocketModeSlack
+from sqlalchemy.engine import make_url
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
 
@@ -152,6 +154,19 @@ def test_a_database_file_in_a_folder_that_cannot_be_made_names_database_url(tmp_
     result = _run(["console"], _console_env(DATABASE_URL=url), tmp_path)
     assert result.returncode == 2
     _plain(result, "DATABASE_URL", "cannot create the database's folder")
+
+
+@pytest.mark.postgres
+def test_a_read_only_postgresql_database_names_database_url(
+    tmp_path: Path, fresh_database: Callable[[str], str]
+) -> None:
+    url = make_url(fresh_database("postgresql"))
+    read_only = url.update_query_dict({"options": "-c default_transaction_read_only=on"})
+    result = _run(["console"], _console_env(DATABASE_URL=read_only.render_as_string(False)), tmp_path)
+    assert result.returncode == 2
+    _plain(result, "DATABASE_URL", "read-only")
+    if url.password:
+        assert url.password not in result.stderr
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only files")
