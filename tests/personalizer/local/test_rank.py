@@ -60,10 +60,14 @@ def test_same_event_id_draws_the_same_action(database_url, clock, tmp_path):
         other.close()
 
 
-def test_a_used_event_id_is_refused(loop):
-    loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id="once"))
-    with pytest.raises(InvalidRequest, match="already ranked"):
-        loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id="once"))
+def test_a_used_event_id_is_answered_but_not_logged_again(loop):
+    """Azure answered a reused event ID with 201; the first event (and its reward) must stay as it was."""
+    first = loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id="once"))
+    logged = store.get_event(loop._engine, "once")
+    again = loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS[1:], event_id="once"))
+    assert again.event_id == "once" and first.event_id == "once"
+    assert store.get_event(loop._engine, "once") == logged
+    assert store.count_events(loop._engine) == 1
 
 
 def test_a_used_event_id_fails_alone_among_writes_committed_together(loop):
@@ -78,11 +82,17 @@ def test_a_used_event_id_fails_alone_among_writes_committed_together(loop):
         return await asyncio.gather(*ranks, *rewards, return_exceptions=True)
 
     outcomes = asyncio.run(burst())
-    assert isinstance(outcomes.pop(20), InvalidRequest)
+    assert outcomes.pop(20).event_id == "once"  # answered, not logged: the first "once" stays
     assert [result.event_id for result in outcomes[:40]] == fresh
     assert outcomes[40] is None and isinstance(outcomes[41], EventNotFound)
     assert all(store.get_event(loop._engine, e) is not None for e in fresh)
     assert store.event_rewards(loop._engine, "once")[0][0] == 1.0
+
+
+def test_a_rank_without_context_features_is_ranked_as_azure_did(loop):
+    for context in ([], [{"_only_ignored": 1}]):
+        result = loop.rank(RankRequest(context, SEED_ACTIONS))
+        assert store.get_event(loop._engine, result.event_id) is not None
 
 
 def test_a_batch_keeps_each_events_rewards_in_the_order_they_came(loop):
@@ -120,8 +130,6 @@ def many(n):
         (RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id="e" * 257), "eventId"),
         (RankRequest(SEED_CONTEXT, SEED_ACTIONS, event_id=""), "eventId"),
         (RankRequest(SEED_CONTEXT, many(51)), "actions"),
-        (RankRequest([], SEED_ACTIONS), "contextFeatures"),
-        (RankRequest([{"_only_ignored": 1}], SEED_ACTIONS), "contextFeatures"),
         (RankRequest("sweet", SEED_ACTIONS), "contextFeatures"),  # type: ignore[arg-type]
         (RankRequest(SEED_CONTEXT, [RankableAction(5, [])]), "actions[0].id"),  # type: ignore[arg-type]
         (RankRequest(SEED_CONTEXT, [RankableAction("x", [{"tags": ["a"]}])]), "actions[0].features"),

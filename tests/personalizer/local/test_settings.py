@@ -59,7 +59,7 @@ def test_environment_variables_apply():
         ("PERSONALIZER_REWARD_WAIT_TIME", "soon", "5 seconds to 2 days"),
         ("PERSONALIZER_MODEL_UPDATE_FREQUENCY", "0", "1 second to 1 day"),
         ("PERSONALIZER_DEFAULT_REWARD", "2", "-1 to 1"),
-        ("PERSONALIZER_REWARD_AGGREGATION", "max", "earliest or sum"),
+        ("PERSONALIZER_REWARD_AGGREGATION", "max", "earliest, sum or average"),
         ("PERSONALIZER_EXPLORATION", "150", "0 to 100"),
         ("PERSONALIZER_LEARNING_MODE", "Sometimes", "Online, Apprentice or LoggingOnly"),
         ("PERSONALIZER_POLICY", "--cb_adf", "--cb_explore_adf"),
