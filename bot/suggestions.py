@@ -7,17 +7,21 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
     Engine,
     Float,
+    Index,
     MetaData,
     String,
     Table,
     Text,
+    case,
     delete,
+    func,
     insert,
     select,
     update,
@@ -43,6 +47,8 @@ suggestions_table = Table(
     Column("vote", Float),  # NULL until the requester votes; claimed atomically
     Column("retried", Boolean, nullable=False, default=False),  # "Try another" used (claimed atomically)
     Column("created_at", Float, nullable=False),
+    # The Home tab reads a person's newest suggestions; a suggestion's "why" reads their history with a dish.
+    Index("ix_slack_suggestions_requester", "requester", "created_at"),
 )
 
 # One row per menus message whose Suggest was clicked: a double click ranks once.
@@ -110,22 +116,38 @@ class SuggestionStore:
         with self.engine.connect() as conn:
             query = select(suggestions_table).where(suggestions_table.c.event_id == event_id)
             row = conn.execute(query).first()
-        if row is None:
-            return None
-        return Suggestion(
-            event_id=row.event_id,
-            requester=row.requester,
-            channel=row.channel,
-            dish=row.dish,
-            taste=row.taste,
-            time_of_day=row.time_of_day,
-            ranking=[(str(d), float(p)) for d, p in json.loads(row.ranking)],
-            excluded=list(json.loads(row.excluded)),
-            rejected=list(json.loads(row.rejected)),
-            vote=row.vote,
-            retried=bool(row.retried),
-            created_at=row.created_at,
+        return None if row is None else _suggestion(row)
+
+    def recent(self, requester: str, limit: int = 10) -> list[Suggestion]:
+        """The requester's newest suggestions, newest first."""
+        table = suggestions_table
+        query = (
+            select(table)
+            .where(table.c.requester == requester)
+            .order_by(table.c.created_at.desc(), table.c.event_id.desc())
+            .limit(limit)
         )
+        with self.engine.connect() as conn:
+            return [_suggestion(row) for row in conn.execute(query)]
+
+    def vote_counts(self, requester: str) -> tuple[int, int]:
+        """How many of the requester's suggestions they gave 👍 and 👎."""
+        table = suggestions_table
+        query = select(
+            func.count(case((table.c.vote > 0, 1))), func.count(case((table.c.vote <= 0, 1)))
+        ).where(table.c.requester == requester)
+        with self.engine.connect() as conn:
+            likes, dislikes = conn.execute(query).one()
+        return int(likes), int(dislikes)
+
+    def history(self, requester: str, dish: str, before: float) -> list[tuple[str, str, float | None]]:
+        """(taste, time of day, vote) of each suggestion of `dish` to the requester made before `before`."""
+        table = suggestions_table
+        query = select(table.c.taste, table.c.time_of_day, table.c.vote).where(
+            table.c.requester == requester, table.c.dish == dish, table.c.created_at < before
+        )
+        with self.engine.connect() as conn:
+            return [(row.taste, row.time_of_day, row.vote) for row in conn.execute(query)]
 
     def claim_vote(self, event_id: str, requester: str, value: float) -> bool:
         """Set the vote if the requester has not voted yet; True only for the one click that wins."""
@@ -185,3 +207,21 @@ class SuggestionStore:
                 .where(suggestions_table.c.event_id == event_id)
                 .values(retried=False)
             )
+
+
+def _suggestion(row: Any) -> Suggestion:
+    """A suggestions-table row as a Suggestion."""
+    return Suggestion(
+        event_id=row.event_id,
+        requester=row.requester,
+        channel=row.channel,
+        dish=row.dish,
+        taste=row.taste,
+        time_of_day=row.time_of_day,
+        ranking=[(str(d), float(p)) for d, p in json.loads(row.ranking)],
+        excluded=list(json.loads(row.excluded)),
+        rejected=list(json.loads(row.rejected)),
+        vote=row.vote,
+        retried=bool(row.retried),
+        created_at=row.created_at,
+    )

@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from blocks.messages import build_home
-from bot.menu import TASTES, TIMES_OF_DAY
+from bot.listeners.home import publish_home
 from bot.services import Services
 
 logger = logging.getLogger(__name__)
 
 
 def handle_app_home_opened(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
-    """Publish the short Home tab when a user opens it."""
+    """Publish the person's Home tab when they open it (not the Messages tab)."""
     event = body["event"]
     if event.get("tab", "home") != "home":
         return
-    client.views_publish(user_id=event["user"], view=build_home(TASTES, TIMES_OF_DAY))
+    publish_home(services, client, event["user"])
