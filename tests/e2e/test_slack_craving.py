@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_fakes import FakeSlack, RunningApp, app_environment, start_app
+from slack_fakes import REPO, FakeSlack, RunningApp, app_environment, start_app
 from sqlalchemy import Engine
 
 from blocks import ids
@@ -85,3 +90,27 @@ def test_the_shipped_menu_honours_the_craving_too(
         name, user = f"shipped-sweet-{round_number}", f"UNEW{round_number}"
         message = _suggestion(fake_slack, slack_app, name, "sweet morning", user)
         assert store.get_event(learner_db, _event_id(message))["chosen_id"] in sweet
+
+
+def test_the_console_ranks_within_the_craving_and_prints_as_the_quickstart(tmp_path: Path) -> None:
+    menu = tmp_path / "dinner.yaml"
+    menu.write_text(MENU)
+    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
+    env.update(MENU_FILE=str(menu), DATABASE_URL=f"sqlite:///{tmp_path / 'console.db'}")
+    rounds = 6
+    stdin = "".join("2\n3\ny\nc\n" for _ in range(rounds - 1)) + "2\n3\ny\nq\n"  # sweet, evening, each time
+    result = subprocess.run(
+        [sys.executable, str(REPO / "app.py"), "console"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    picks = re.findall(r"^Personalizer thinks you would like to have (.+)\.$", result.stdout, re.M)
+    assert len(picks) == rounds and set(picks) <= SWEET
+    ranked = re.findall(r"^(.+) : ([0-9.e-]+)$", result.stdout, re.M)  # the seed's `print(id, ':', p)`
+    assert {dish for dish, _ in ranked} == EVERY_DISH
+    assert all(float(p) == 0.0 for dish, p in ranked if dish not in SWEET)
