@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     case,
     delete,
     func,
@@ -60,6 +61,26 @@ suggest_clicks_table = Table(
 )
 
 
+# The statements on the suggestion and Home paths, built once: building one costs more than running it.
+_T = suggestions_table
+_INSERT = insert(_T)
+_GET = select(_T).where(_T.c.event_id == bindparam("event_id"))
+_RECENT = (
+    select(_T)
+    .where(_T.c.requester == bindparam("requester"))
+    .order_by(_T.c.created_at.desc(), _T.c.event_id.desc())
+    .limit(bindparam("limit"))
+)
+_VOTE_COUNTS = select(func.count(case((_T.c.vote > 0, 1))), func.count(case((_T.c.vote <= 0, 1)))).where(
+    _T.c.requester == bindparam("requester")
+)
+_HISTORY = select(_T.c.taste, _T.c.time_of_day, _T.c.vote).where(
+    _T.c.requester == bindparam("requester"),
+    _T.c.dish == bindparam("dish"),
+    _T.c.created_at < bindparam("before"),
+)
+
+
 @dataclass(frozen=True)
 class Suggestion:
     """One ranked suggestion as shown to its requester."""
@@ -93,61 +114,47 @@ class SuggestionStore:
 
     def add(self, suggestion: Suggestion) -> None:
         """Record a suggestion just ranked."""
+        values = {
+            "event_id": suggestion.event_id,
+            "requester": suggestion.requester,
+            "channel": suggestion.channel,
+            "dish": suggestion.dish,
+            "taste": suggestion.taste,
+            "time_of_day": suggestion.time_of_day,
+            "ranking": json.dumps(suggestion.ranking),
+            "excluded": json.dumps(suggestion.excluded),
+            "rejected": json.dumps(suggestion.rejected),
+            "vote": suggestion.vote,
+            "retried": suggestion.retried,
+            "created_at": suggestion.created_at or time.time(),
+        }
         with self._write_lock, self.engine.begin() as conn:
-            conn.execute(
-                insert(suggestions_table).values(
-                    event_id=suggestion.event_id,
-                    requester=suggestion.requester,
-                    channel=suggestion.channel,
-                    dish=suggestion.dish,
-                    taste=suggestion.taste,
-                    time_of_day=suggestion.time_of_day,
-                    ranking=json.dumps(suggestion.ranking),
-                    excluded=json.dumps(suggestion.excluded),
-                    rejected=json.dumps(suggestion.rejected),
-                    vote=suggestion.vote,
-                    retried=suggestion.retried,
-                    created_at=suggestion.created_at or time.time(),
-                )
-            )
+            conn.execute(_INSERT, values)
 
     def get(self, event_id: str) -> Suggestion | None:
         """The suggestion with this event ID, or None."""
         with self.engine.connect() as conn:
-            query = select(suggestions_table).where(suggestions_table.c.event_id == event_id)
-            row = conn.execute(query).first()
+            row = conn.execute(_GET, {"event_id": event_id}).first()
         return None if row is None else _suggestion(row)
 
     def recent(self, requester: str, limit: int = 10) -> list[Suggestion]:
         """The requester's newest suggestions, newest first."""
-        table = suggestions_table
-        query = (
-            select(table)
-            .where(table.c.requester == requester)
-            .order_by(table.c.created_at.desc(), table.c.event_id.desc())
-            .limit(limit)
-        )
         with self.engine.connect() as conn:
-            return [_suggestion(row) for row in conn.execute(query)]
+            return [
+                _suggestion(row) for row in conn.execute(_RECENT, {"requester": requester, "limit": limit})
+            ]
 
     def vote_counts(self, requester: str) -> tuple[int, int]:
         """How many of the requester's suggestions they gave 👍 and 👎."""
-        table = suggestions_table
-        query = select(
-            func.count(case((table.c.vote > 0, 1))), func.count(case((table.c.vote <= 0, 1)))
-        ).where(table.c.requester == requester)
         with self.engine.connect() as conn:
-            likes, dislikes = conn.execute(query).one()
+            likes, dislikes = conn.execute(_VOTE_COUNTS, {"requester": requester}).one()
         return int(likes), int(dislikes)
 
     def history(self, requester: str, dish: str, before: float) -> list[tuple[str, str, float | None]]:
         """(taste, time of day, vote) of each suggestion of `dish` to the requester made before `before`."""
-        table = suggestions_table
-        query = select(table.c.taste, table.c.time_of_day, table.c.vote).where(
-            table.c.requester == requester, table.c.dish == dish, table.c.created_at < before
-        )
+        parameters = {"requester": requester, "dish": dish, "before": before}
         with self.engine.connect() as conn:
-            return [(row.taste, row.time_of_day, row.vote) for row in conn.execute(query)]
+            return [(row.taste, row.time_of_day, row.vote) for row in conn.execute(_HISTORY, parameters)]
 
     def claim_vote(self, event_id: str, requester: str, value: float) -> bool:
         """Set the vote if the requester has not voted yet; True only for the one click that wins."""

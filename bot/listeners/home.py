@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from blocks.home import RECENT_SHOWN, Learned, Recent, build_home
@@ -41,13 +40,12 @@ def learned_now(services: Services, user_id: str, taste: str, time_of_day: str) 
 
 
 def home_view(services: Services, user_id: str) -> dict[str, Any]:
-    """The person's Home tab: every craving × time of day ranked (in parallel), their votes and history."""
+    """The person's Home tab: every craving × time of day ranked, their votes and history."""
     contexts = [(taste, time_of_day) for taste in TASTES for time_of_day in TIMES_OF_DAY]
     learned: list[Learned] | None
     try:
-        # In parallel, so the local learner logs them in one group commit and a remote one in one round trip.
-        with ThreadPoolExecutor(len(contexts)) as pool:
-            learned = list(pool.map(lambda c: learned_now(services, user_id, *c), contexts))
+        # One after the other: a local rank takes about 0.1 ms, less than handing it to a thread would.
+        learned = [learned_now(services, user_id, taste, time_of_day) for taste, time_of_day in contexts]
     except Exception:
         logger.exception("rank failed for the Home tab; publishing it without what was learned")
         learned = None

@@ -283,13 +283,17 @@ def app_environment(fake: FakeSlack, workdir: Path, **overrides: str) -> dict[st
 
 
 def start_app(
-    env: dict[str, str], workdir: Path, args: tuple[str, ...] = (), timeout: float = 60.0
+    env: dict[str, str],
+    workdir: Path,
+    args: tuple[str, ...] = (),
+    timeout: float = 60.0,
+    repo: Path = REPO,
 ) -> RunningApp:
-    """Start `python app.py` as production does and wait until /healthz answers."""
+    """Start `python app.py` as production does and wait until /healthz answers (`repo`: which checkout)."""
     log_path = workdir / "app.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "app.py"), *args],
+        [sys.executable, str(repo / "app.py"), *args],
         cwd=workdir,
         env=env,
         stdout=log,
