@@ -72,7 +72,8 @@ def vote(services: Services, body: dict[str, Any], respond: Any, client: Any, va
     if suggestion is None:
         return
     event_id, user_id = suggestion.event_id, suggestion.requester
-    if suggestion.vote is None and services.suggestions.claim_vote(event_id, user_id, value):
+    counted = suggestion.vote is None and services.suggestions.claim_vote(event_id, user_id, value)
+    if counted:
         try:
             services.ranker.reward(event_id, value)
         except EventNotFound:
@@ -87,7 +88,8 @@ def vote(services: Services, body: dict[str, Any], respond: Any, client: Any, va
         logger.info("vote on %s was already recorded; redrawing", event_id)
     voted = services.suggestions.get(event_id) or suggestion
     respond(replace_original=True, **suggestion_message(services, voted))
-    refresh_home(services, client, user_id)
+    if counted:  # a double click redraws the message, but the Home tab has nothing new to show
+        refresh_home(services, client, user_id)
 
 
 def handle_try_another(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
