@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blocks.home import RECENT_SHOWN, Learned, Recent, build_home
 from blocks.menus import build_menus
 from blocks.messages import MENUS_TEXT
-from bot.listeners.conversation import context_features, user_time_of_day
-from bot.menu import TASTES, TIMES_OF_DAY
+from bot.listeners.conversation import user_time_of_day
+from bot.menu import TASTES, TIMES_OF_DAY, context_features
 from bot.personalizer.base import RankRequest
-from bot.services import Services
+
+if TYPE_CHECKING:  # listeners use the services they are handed, never build them
+    from bot.services import Services
 
 logger = logging.getLogger(__name__)
 TIE = 1e-9  # probabilities this close are the same chance

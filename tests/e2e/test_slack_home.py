@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from blocks import ids
 from bot.db import create_database_engine
-from bot.personalizer import store
+from bot.personalizer.local import store
 
 MENU = """\
 dishes:

@@ -13,7 +13,7 @@ from slack_fakes import FakeSlack, RunningApp, app_environment, free_port, sign,
 from sqlalchemy import Engine, select
 
 from bot.db import create_database_engine
-from bot.personalizer import store
+from bot.personalizer.local import store
 
 KEY = "pz-home-key"
 CONTEXTS = 8
