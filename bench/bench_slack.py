@@ -47,8 +47,8 @@ def measure(
             runs = {f"{kind}-{concurrency}": bench.run(kind, requests, concurrency) for kind in ROWS}
             runs |= {f"{kind}-1": bench.run(kind, SEQUENTIAL, 1) for kind in ROWS}
             rss_before = rss_mb(app.process.pid)
-            if rss_commands:
-                bench.run("slash", rss_commands, concurrency, keep=False)
+            if rss_commands:  # its samples count only towards the failed requests
+                runs["long"] = bench.run("slash", rss_commands, concurrency, keep=False)
             return runs, rss_before, rss_mb(app.process.pid)
         finally:
             app.stop()
@@ -151,16 +151,15 @@ def main() -> None:
             rss = args.rss_commands if number == 1 else 0
             pair = {name: measure(repo, args.requests, args.concurrency, rss) for name, repo in builds}
             pair = {"this build": pair["this build"], "baseline": pair["baseline"]}
-            failures = sum(
-                s.status != 200 for p in pair.values() for run in p[0].values() for s in run.samples
-            )
+            samples = [s for p in pair.values() for run in p[0].values() for s in run.samples]
+            failures = sum(s.status != 200 or not s.delivered for s in samples)
             text = f"{verdict(pair, args.concurrency, rss)}\n\n{table(pair, args.concurrency)}"
             print(
-                f"run {number} (load average {load:.2f}, non-200 answers: {failures})\n{text}\n", flush=True
+                f"run {number} (load average {load:.2f}, failed requests: {failures})\n{text}\n", flush=True
             )
             sections.append(
                 f"### Run {number}\n\nOne-minute load average at the start: {load:.2f} (other work sharing the "
-                f"cores). Non-200 answers: {failures}.\n\n{text}\n"
+                f"cores). Requests answered other than 200, or with an apology instead of a suggestion: {failures}.\n\n{text}\n"
             )
     command = " ".join(["bench/bench_slack.py", *sys.argv[1:]])
     report = f"""# Slack app speed

@@ -33,6 +33,7 @@ class Sample:
     status: int
     ack: float
     suggestion: float
+    delivered: bool = True  # False: an apology arrived instead (the rank gave up at its deadline)
 
 
 @dataclass
@@ -74,8 +75,7 @@ class Bench:
     def _fire(self, body: str, name: str) -> Sample:
         status, started, acked = self._post(body, sign(body))
         arrived = self.fake.wait(lambda: self.fake.response_calls(name), 1, 10, name)[0]
-        assert "blocks" in arrived.body, f"no suggestion for {name}: {arrived.body}"
-        return Sample(status, acked - started, arrived.at - started)
+        return Sample(status, acked - started, arrived.at - started, "blocks" in arrived.body)
 
     def slash_command(self, _: int) -> Sample:
         """`/whatsfordinner <taste> <time>`: ranked at once, answered at the command's response_url."""
