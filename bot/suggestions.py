@@ -48,8 +48,10 @@ suggestions_table = Table(
     Column("vote", Float),  # NULL until the requester votes; claimed atomically
     Column("retried", Boolean, nullable=False, default=False),  # "Try another" used (claimed atomically)
     Column("created_at", Float, nullable=False),
-    # The Home tab reads a person's newest suggestions; a suggestion's "why" reads their history with a dish.
+    # The Home tab reads a person's newest suggestions; a suggestion's "why" reads their history with a
+    # dish, from the index alone (it covers the query), so it stays cheap as the history grows.
     Index("ix_slack_suggestions_requester", "requester", "created_at"),
+    Index("ix_slack_suggestions_dish", "requester", "dish", "created_at", "taste", "time_of_day", "vote"),
 )
 
 # One row per menus message whose Suggest was clicked: a double click ranks once.
@@ -74,10 +76,14 @@ _RECENT = (
 _VOTE_COUNTS = select(func.count(case((_T.c.vote > 0, 1))), func.count(case((_T.c.vote <= 0, 1)))).where(
     _T.c.requester == bindparam("requester")
 )
-_HISTORY = select(_T.c.taste, _T.c.time_of_day, _T.c.vote).where(
-    _T.c.requester == bindparam("requester"),
-    _T.c.dish == bindparam("dish"),
-    _T.c.created_at < bindparam("before"),
+_HISTORY = (
+    select(_T.c.taste, _T.c.time_of_day, func.max(_T.c.vote))
+    .where(
+        _T.c.requester == bindparam("requester"),
+        _T.c.dish == bindparam("dish"),
+        _T.c.created_at < bindparam("before"),
+    )
+    .group_by(_T.c.taste, _T.c.time_of_day)
 )
 
 
@@ -151,10 +157,15 @@ class SuggestionStore:
         return int(likes), int(dislikes)
 
     def history(self, requester: str, dish: str, before: float) -> list[tuple[str, str, float | None]]:
-        """(taste, time of day, vote) of each suggestion of `dish` to the requester made before `before`."""
+        """Where `dish` was suggested to the requester before `before`: (taste, time of day, best vote).
+
+        One row per craving and time of day; the vote is the highest given there (None: never voted).
+        """
         parameters = {"requester": requester, "dish": dish, "before": before}
         with self.engine.connect() as conn:
-            return [(row.taste, row.time_of_day, row.vote) for row in conn.execute(_HISTORY, parameters)]
+            return [
+                (taste, time_of_day, vote) for taste, time_of_day, vote in conn.execute(_HISTORY, parameters)
+            ]
 
     def claim_vote(self, event_id: str, requester: str, value: float) -> bool:
         """Set the vote if the requester has not voted yet; True only for the one click that wins."""

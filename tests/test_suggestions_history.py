@@ -52,5 +52,6 @@ def test_history_is_the_persons_earlier_suggestions_of_that_dish(suggestions: Su
     _add(suggestions, "e3", "mochi", 102.0)
     _add(suggestions, "e4", "mochi", 103.0, user="U2")
     assert suggestions.history("U1", "mochi", before=102.0) == [("sweet", "evening", 1.0)]
-    assert len(suggestions.history("U1", "mochi", before=200.0)) == 2
+    assert suggestions.history("U1", "mochi", before=200.0) == [("sweet", "evening", 1.0)]  # the best vote
     assert suggestions.history("U1", "mochi", before=100.0) == []
+    assert suggestions.history("U1", "churros", before=200.0) == [("sweet", "evening", None)]
