@@ -111,6 +111,6 @@ def test_the_console_ranks_within_the_craving_and_prints_as_the_quickstart(tmp_p
     assert result.returncode == 0, result.stderr
     picks = re.findall(r"^Personalizer thinks you would like to have (.+)\.$", result.stdout, re.M)
     assert len(picks) == rounds and set(picks) <= SWEET
-    ranked = re.findall(r"^(.+) : ([0-9.e-]+)$", result.stdout, re.M)  # the seed's `print(id, ':', p)`
+    ranked = re.findall(r"^(.+) : ([0-9.e-]+)$", result.stdout, re.M)  # the quickstart's `print(id, ':', p)`
     assert {dish for dish, _ in ranked} == EVERY_DISH
     assert all(float(p) == 0.0 for dish, p in ranked if dish not in SWEET)
