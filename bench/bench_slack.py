@@ -89,35 +89,61 @@ def table(pair: dict[str, tuple[dict[str, Run], float, float]], concurrency: int
     return "\n".join(lines)
 
 
-def verdict(pair: dict[str, tuple[dict[str, Run], float, float]], concurrency: int, rss_commands: int) -> str:
-    """The targets, this build beside the baseline."""
-    rows = ["| target | this build | baseline | ratio |", "|---|---:|---:|---:|"]
+Target = tuple[str, float, float, float, str]  # what, this build, baseline, limit, unit
+
+
+def targets(
+    pair: dict[str, tuple[dict[str, Run], float, float]], concurrency: int, rss_commands: int
+) -> list[Target]:
+    """Each target's figure on this build and on the baseline."""
     new, old = pair["this build"], pair["baseline"]
 
-    def add(what: str, a: float, b: float, unit: str) -> None:
-        rows.append(f"| {what} | {a:.1f} {unit} | {b:.1f} {unit} | {a / b:.2f} |")
+    def figure(kind: str, key: str) -> tuple[float, float]:
+        a, b = (summarize(p[0][f"{kind}-{concurrency}"])[key] for p in (new, old))
+        return a, b
 
-    for kind, key, goal in (("slash", "ack_p99", "≤ 50 ms"), ("click", "ack_p99", "≤ 50 ms")):
-        add(
-            f"{LABELS[kind]}: p99 ack {goal}",
-            *(summarize(p[0][f"{kind}-{concurrency}"])[key] for p in (new, old)),
-            "ms",
-        )
+    found: list[Target] = []
     for kind in ("slash", "click"):
-        add(
-            f"{LABELS[kind]}: p99 to the suggestion ≤ 150 ms",
-            *(summarize(p[0][f"{kind}-{concurrency}"])["sug_p99"] for p in (new, old)),
-            "ms",
+        found.append((f"{LABELS[kind]}: p99 ack ≤ 50 ms", *figure(kind, "ack_p99"), 50.0, "ms"))
+    for kind in ("slash", "click"):
+        found.append(
+            (f"{LABELS[kind]}: p99 to the suggestion ≤ 150 ms", *figure(kind, "sug_p99"), 150.0, "ms")
         )
-    add(
-        "Home tab: p99 to views.publish ≤ 300 ms",
-        *(summarize(p[0][f"home-{concurrency}"])["sug_p99"] for p in (new, old)),
-        "ms",
-    )
+    found.append(("Home tab: p99 to views.publish ≤ 300 ms", *figure("home", "sug_p99"), 300.0, "ms"))
     if rss_commands:
-        add(f"bot RSS after {rss_commands:,} more commands ≤ 150 MB", new[2], old[2], "MB")
-        add("bot RSS before them (after the rows above)", new[1], old[1], "MB")
+        found.append((f"bot RSS after {rss_commands:,} more commands ≤ 150 MB", new[2], old[2], 150.0, "MB"))
+        found.append(("bot RSS before them (after the rows above)", new[1], old[1], float("inf"), "MB"))
+    return found
+
+
+def verdict(found: list[Target]) -> str:
+    """One run's targets, this build beside the baseline."""
+    rows = ["| target | this build | baseline | ratio |", "|---|---:|---:|---:|"]
+    rows += [f"| {what} | {a:.1f} {unit} | {b:.1f} {unit} | {a / b:.2f} |" for what, a, b, _, unit in found]
     return "\n".join(rows)
+
+
+def summary(runs: list[list[Target]]) -> str:
+    """Every run's figures per target: the range on each build, the ratios, and how many runs met it."""
+    rows = [
+        "| target | this build | baseline | ratio | runs within the target (this build / baseline) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for index, (what, _, _, limit, unit) in enumerate(runs[0]):
+        found = [run[index] for run in runs if index < len(run) and run[index][0] == what]
+        new, old = [t[1] for t in found], [t[2] for t in found]
+        ratios = [a / b for a, b in zip(new, old, strict=True)]
+        met = f"{sum(v <= limit for v in new)} of {len(new)} / {sum(v <= limit for v in old)} of {len(old)}"
+        rows.append(
+            f"| {what} | {_span(new)} {unit} | {_span(old)} {unit} | {_span(ratios, 2)} "
+            f"| {met if limit != float('inf') else ''} |"
+        )
+    return "\n".join(rows)
+
+
+def _span(values: list[float], digits: int = 1) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.{digits}f}" if low == high else f"{low:.{digits}f}–{high:.{digits}f}"
 
 
 def main() -> None:
@@ -142,6 +168,7 @@ def main() -> None:
     )
     random.seed(7)
     sections = []
+    every_run: list[list[Target]] = []
     with checkout(baseline) as old_repo:
         for number in range(1, args.runs + 1):
             load = os.getloadavg()[0]
@@ -153,7 +180,9 @@ def main() -> None:
             pair = {"this build": pair["this build"], "baseline": pair["baseline"]}
             samples = [s for p in pair.values() for run in p[0].values() for s in run.samples]
             failures = sum(s.status != 200 or not s.delivered for s in samples)
-            text = f"{verdict(pair, args.concurrency, rss)}\n\n{table(pair, args.concurrency)}"
+            found = targets(pair, args.concurrency, rss)
+            every_run.append(found)
+            text = f"{verdict(found)}\n\n{table(pair, args.concurrency)}"
             print(
                 f"run {number} (load average {load:.2f}, failed requests: {failures})\n{text}\n", flush=True
             )
@@ -184,6 +213,10 @@ the first run, {args.rss_commands:,} more commands before reading the bot's resi
 
 Targets (on 2 cores, 20 in flight): p99 ack ≤ 50 ms, p99 to the suggestion ≤ 150 ms, the Home tab
 published ≤ 300 ms after `app_home_opened`, the bot's RSS ≤ 150 MB after 20,000 commands.
+
+## Every run at a glance
+
+{summary(every_run)}
 
 {chr(10).join(sections)}"""
     args.output.parent.mkdir(parents=True, exist_ok=True)
