@@ -6,6 +6,7 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.db import create_tables, is_sqlite
 
@@ -61,6 +62,21 @@ suggest_clicks_table = Table(
     Column("click_key", String(160), primary_key=True),  # "<message ts>:<user id>"
     Column("created_at", Float, nullable=False),
 )
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be read or written right now (read-only, full, unreachable)."""
+
+
+@contextlib.contextmanager
+def _storage() -> Iterator[None]:
+    """Turn a database failure (other than a lost claim) into StorageUnavailable, for a friendly message."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except (DBAPIError, OSError) as exc:
+        raise StorageUnavailable(str(exc.__class__.__name__)) from exc
 
 
 # The statements on the suggestion and Home paths, built once: building one costs more than running it.
@@ -134,25 +150,25 @@ class SuggestionStore:
             "retried": suggestion.retried,
             "created_at": suggestion.created_at or time.time(),
         }
-        with self._write_lock, self.engine.begin() as conn:
+        with _storage(), self._write_lock, self.engine.begin() as conn:
             conn.execute(_INSERT, values)
 
     def get(self, event_id: str) -> Suggestion | None:
         """The suggestion with this event ID, or None."""
-        with self.engine.connect() as conn:
+        with _storage(), self.engine.connect() as conn:
             row = conn.execute(_GET, {"event_id": event_id}).first()
         return None if row is None else _suggestion(row)
 
     def recent(self, requester: str, limit: int = 10) -> list[Suggestion]:
         """The requester's newest suggestions, newest first."""
-        with self.engine.connect() as conn:
+        with _storage(), self.engine.connect() as conn:
             return [
                 _suggestion(row) for row in conn.execute(_RECENT, {"requester": requester, "limit": limit})
             ]
 
     def vote_counts(self, requester: str) -> tuple[int, int]:
         """How many of the requester's suggestions they gave 👍 and 👎."""
-        with self.engine.connect() as conn:
+        with _storage(), self.engine.connect() as conn:
             likes, dislikes = conn.execute(_VOTE_COUNTS, {"requester": requester}).one()
         return int(likes), int(dislikes)
 
@@ -162,7 +178,7 @@ class SuggestionStore:
         One row per craving and time of day; the vote is the highest given there (None: never voted).
         """
         parameters = {"requester": requester, "dish": dish, "before": before}
-        with self.engine.connect() as conn:
+        with _storage(), self.engine.connect() as conn:
             return [
                 (taste, time_of_day, vote) for taste, time_of_day, vote in conn.execute(_HISTORY, parameters)
             ]
@@ -170,7 +186,7 @@ class SuggestionStore:
     def claim_vote(self, event_id: str, requester: str, value: float) -> bool:
         """Set the vote if the requester has not voted yet; True only for the one click that wins."""
         table = suggestions_table
-        with self._write_lock, self.engine.begin() as conn:
+        with _storage(), self._write_lock, self.engine.begin() as conn:
             result = conn.execute(
                 update(table)
                 .where(table.c.event_id == event_id, table.c.requester == requester, table.c.vote.is_(None))
@@ -181,7 +197,7 @@ class SuggestionStore:
     def release_vote(self, event_id: str, value: float) -> None:
         """Undo a claim whose reward could not be sent, so the requester can vote again."""
         table = suggestions_table
-        with self._write_lock, self.engine.begin() as conn:
+        with _storage(), self._write_lock, self.engine.begin() as conn:
             conn.execute(
                 update(table).where(table.c.event_id == event_id, table.c.vote == value).values(vote=None)
             )
@@ -189,7 +205,7 @@ class SuggestionStore:
     def claim_suggest(self, click_key: str) -> bool:
         """Claim the Suggest click on one menus message; False when another click already has it."""
         try:
-            with self._write_lock, self.engine.begin() as conn:
+            with _storage(), self._write_lock, self.engine.begin() as conn:
                 conn.execute(insert(suggest_clicks_table).values(click_key=click_key, created_at=time.time()))
         except IntegrityError:
             return False
@@ -198,13 +214,13 @@ class SuggestionStore:
     def release_suggest(self, click_key: str) -> None:
         """Undo a Suggest claim whose rank failed, so the menus can be clicked again."""
         table = suggest_clicks_table
-        with self._write_lock, self.engine.begin() as conn:
+        with _storage(), self._write_lock, self.engine.begin() as conn:
             conn.execute(delete(table).where(table.c.click_key == click_key))
 
     def claim_retry(self, event_id: str, requester: str) -> bool:
         """Mark "Try another" used on a 👎'd suggestion; True only for the one click that wins."""
         table = suggestions_table
-        with self._write_lock, self.engine.begin() as conn:
+        with _storage(), self._write_lock, self.engine.begin() as conn:
             result = conn.execute(
                 update(table)
                 .where(
@@ -219,7 +235,7 @@ class SuggestionStore:
 
     def release_retry(self, event_id: str) -> None:
         """Undo a retry claim whose rank failed."""
-        with self._write_lock, self.engine.begin() as conn:
+        with _storage(), self._write_lock, self.engine.begin() as conn:
             conn.execute(
                 update(suggestions_table)
                 .where(suggestions_table.c.event_id == event_id)
