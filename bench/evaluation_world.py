@@ -33,7 +33,13 @@ def actions() -> list[dict[str, Any]]:
 
 
 def log_events(
-    engine: Engine, count: int, *, seed: int = 1, start: float = 1_700_000_000.0, step: float = 6.0, flat: bool = False
+    engine: Engine,
+    count: int,
+    *,
+    seed: int = 1,
+    start: float = 1_700_000_000.0,
+    step: float = 6.0,
+    flat: bool = False,
 ) -> tuple[float, float]:
     """Write `count` learned events ranked `step` seconds apart; the [start, end) they span."""
     rng = random.Random(seed)

@@ -60,7 +60,9 @@ def parse_contract(body: Any) -> tuple[str, float, float, list[tuple[str, str]],
         raise ValueError("policies must be a list of {name, arguments}")
     parsed = []
     for index, policy in enumerate(policies):
-        if not isinstance(policy, dict) or not all(isinstance(policy.get(k), str) for k in ("name", "arguments")):
+        if not isinstance(policy, dict) or not all(
+            isinstance(policy.get(k), str) for k in ("name", "arguments")
+        ):
             raise ValueError(f"policies[{index}] must be an object with string name and arguments")
         parsed.append((policy["name"], policy["arguments"]))
     discover = body.get("enableOfflineExperimentation", body.get("enablePolicyOptimization", False))

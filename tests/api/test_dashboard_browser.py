@@ -35,7 +35,9 @@ def service(tmp_path: Path) -> Iterator[dict[str, Any]]:
     app, loop, evaluations = build_server_app(f"sqlite:///{tmp_path / 'dash.db'}")
     now = time.time()
     log_events(evaluations._engine, 4000, seed=11, start=now - 4000 * 30.0, step=30.0)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -92,7 +94,9 @@ def test_the_key_signs_in_once_with_an_httponly_strict_cookie(page: Any, service
         outside.close()
 
 
-def test_the_overview_draws_reward_over_time_for_online_and_baseline(page: Any, service: dict[str, Any]) -> None:
+def test_the_overview_draws_reward_over_time_for_online_and_baseline(
+    page: Any, service: dict[str, Any]
+) -> None:
     sign_in(page, service["url"])
     lines = page.locator("#counts")
     assert "4000" in lines.inner_text()

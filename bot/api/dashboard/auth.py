@@ -26,7 +26,9 @@ def key_matches(given: str, key: str) -> bool:
 
 def signed_in(cookie: str | None, key: str) -> bool:
     """Whether a request's cookie proves the key."""
-    return cookie is not None and hmac.compare_digest(cookie.encode("utf-8"), session_token(key).encode("utf-8"))
+    return cookie is not None and hmac.compare_digest(
+        cookie.encode("utf-8"), session_token(key).encode("utf-8")
+    )
 
 
 def cookie_header(key: str, path: str, secure: bool) -> str:

@@ -11,7 +11,20 @@ from markupsafe import Markup
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 40
 LEGEND_COLUMNS, LEGEND_ROW = 4, 16
-PALETTE = ("#1f6feb", "#d1242f", "#1a7f37", "#8250df", "#bf8700", "#0a7ea4", "#cf222e", "#6e7781", "#953800", "#116329", "#0550ae", "#8c959f")
+PALETTE = (
+    "#1f6feb",
+    "#d1242f",
+    "#1a7f37",
+    "#8250df",
+    "#bf8700",
+    "#0a7ea4",
+    "#cf222e",
+    "#6e7781",
+    "#953800",
+    "#116329",
+    "#0550ae",
+    "#8c959f",
+)
 
 
 @dataclass
@@ -67,12 +80,16 @@ def line_chart(title: str, lines: list[Line], y_label: str = "reward") -> Markup
     for index, line in enumerate(lines):
         color = PALETTE[index % len(PALETTE)]
         if line.band and len(line.band) == len(line.points):
-            upper = " ".join(f"{sx(x):.1f},{sy(h):.1f}" for (x, _), (_, h) in zip(line.points, line.band, strict=True))
+            upper = " ".join(
+                f"{sx(x):.1f},{sy(h):.1f}" for (x, _), (_, h) in zip(line.points, line.band, strict=True)
+            )
             lower = " ".join(
                 f"{sx(x):.1f},{sy(lo):.1f}"
                 for (x, _), (lo, _) in reversed(list(zip(line.points, line.band, strict=True)))
             )
-            parts.append(f'<polygon class="band" points="{upper} {lower}" fill="{color}" fill-opacity="0.12"/>')
+            parts.append(
+                f'<polygon class="band" points="{upper} {lower}" fill="{color}" fill-opacity="0.12"/>'
+            )
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in line.points)
         parts.append(
             f'<polyline class="series" data-series="{escape(line.label)}" points="{path}" fill="none" '

@@ -32,7 +32,12 @@ from bot.personalizer.local.evaluation import (
 
 HERE = Path(__file__).parent
 PREFIX = "/dashboard"
-PAGES = (("/", "Overview"), ("/configuration", "Configuration"), ("/evaluations", "Evaluations"), ("/features", "Feature importance"))
+PAGES = (
+    ("/", "Overview"),
+    ("/configuration", "Configuration"),
+    ("/evaluations", "Evaluations"),
+    ("/features", "Feature importance"),
+)
 OVERVIEW_DAYS = 7
 MAX_FORM_BYTES = 16 * 1024
 CHART_INTERVALS = (5, 60, 1440)  # minutes: the finest of these that draws at most MAX_POINTS points
@@ -64,7 +69,9 @@ def build_dashboard(loop: Any, evaluations: Evaluations, key: str, clock: Any = 
 
 
 class _Pages:
-    def __init__(self, loop: Any, evaluations: Evaluations, key: str, templates: Environment, clock: Any) -> None:
+    def __init__(
+        self, loop: Any, evaluations: Evaluations, key: str, templates: Environment, clock: Any
+    ) -> None:
         self.loop = loop
         self.evaluations = evaluations
         self.key = key
@@ -79,9 +86,13 @@ class _Pages:
     async def login(self, request: Request) -> Response:
         form = await _form(request)
         if not auth.key_matches(form.get("key", ""), self.key):
-            return self._render("login.html", request, status=401, title="Sign in", error="That is not the key.")
+            return self._render(
+                "login.html", request, status=401, title="Sign in", error="That is not the key."
+            )
         response = RedirectResponse(f"{PREFIX}/", status_code=303)
-        response.headers.append("set-cookie", auth.cookie_header(self.key, PREFIX, request.url.scheme == "https"))
+        response.headers.append(
+            "set-cookie", auth.cookie_header(self.key, PREFIX, request.url.scheme == "https")
+        )
         return response
 
     async def logout(self, request: Request) -> Response:
@@ -102,7 +113,10 @@ class _Pages:
         interval = _interval(online)
         chart = line_chart(
             "Reward over time",
-            [_line("online", online, interval, rolling=True), _line("baseline", baseline, interval, rolling=True)],
+            [
+                _line("online", online, interval, rolling=True),
+                _line("baseline", baseline, interval, rolling=True),
+            ],
         )
         return self._render(
             "overview.html", request, title="Overview", current="/", counts=counts, models=models,
@@ -113,7 +127,9 @@ class _Pages:
         if (denied := self._denied(request)) is not None:
             return denied
         settings = self.loop.settings
-        service = [(f.name, getattr(settings, f.name)) for f in dataclasses.fields(settings) if f.name != "policy"]
+        service = [
+            (f.name, getattr(settings, f.name)) for f in dataclasses.fields(settings) if f.name != "policy"
+        ]
         return self._render(
             "configuration.html", request, title="Configuration", current="/configuration",
             settings=settings, service=service, notice=request.query_params.get("notice"),
@@ -122,7 +138,7 @@ class _Pages:
     async def evaluation_list(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:
             return denied
-        jobs = await run_in_threadpool(self.evaluations.list, EVALUATION)
+        jobs = await run_in_threadpool(self.evaluations.list_jobs, EVALUATION)
         return self._render(
             "evaluations.html", request, title="Evaluations", current="/evaluations", jobs=jobs,
             error=request.query_params.get("error"), **self._default_range(),
@@ -134,7 +150,9 @@ class _Pages:
         form = await _form(request)
         policies = []
         if form.get("policy_arguments", "").strip():
-            policies.append((form.get("policy_name", "").strip() or "Custom 1", form["policy_arguments"].strip()))
+            policies.append(
+                (form.get("policy_name", "").strip() or "Custom 1", form["policy_arguments"].strip())
+            )
         job_id = str(uuid.uuid4())
         try:
             start, end = _local_time(form.get("start", "")), _local_time(form.get("end", ""))
@@ -155,7 +173,7 @@ class _Pages:
             return HTMLResponse("No such evaluation.", status_code=404)
         policies, lines = [], []
         if job.result is not None and "policies" in job.result:
-            for index, policy in enumerate(job.result["policies"]):
+            for policy in job.result["policies"]:
                 series = Series.from_dict(policy["series"])
                 policies.append(
                     {
@@ -189,10 +207,11 @@ class _Pages:
     async def features(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:
             return denied
-        jobs = await run_in_threadpool(self.evaluations.list, FEATURE_IMPORTANCE)
+        jobs = await run_in_threadpool(self.evaluations.list_jobs, FEATURE_IMPORTANCE)
         charts = {
             job.id: bar_chart(
-                job.name, [(f"{s['namespace']}.{s['featureName']}", s["score"]) for s in job.result["featureScores"]]
+                job.name,
+                [(f"{s['namespace']}.{s['featureName']}", s["score"]) for s in job.result["featureScores"]],
             )
             for job in jobs
             if job.result is not None
@@ -231,9 +250,12 @@ class _Pages:
         html = self.templates.get_template(name).render(prefix=PREFIX, pages=PAGES, **context)
         return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
 
-    def _default_range(self) -> dict[str, str]:
+    def _default_range(self) -> dict[str, Any]:
         now = self.clock()
-        return {"default_start": _input_time(now - OVERVIEW_DAYS * 86400), "default_end": _input_time(now + 60)}
+        return {
+            "default_start": _input_time(now - OVERVIEW_DAYS * 86400),
+            "default_end": _input_time(now + 60),
+        }
 
 
 async def _form(request: Request) -> dict[str, str]:

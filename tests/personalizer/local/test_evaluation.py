@@ -45,14 +45,17 @@ def engine(tmp_path: Path):
 def summaries(job: job_table.Job) -> dict[str, tuple[str, object]]:
     assert job.result is not None
     return {
-        p["name"]: (p["source"], estimate(Series.from_dict(p["series"]).total)) for p in job.result["policies"]
+        p["name"]: (p["source"], estimate(Series.from_dict(p["series"]).total))
+        for p in job.result["policies"]
     }
 
 
 def test_estimates_are_ips_with_a_gaussian_interval_on_a_log_worked_by_hand(engine) -> None:
     # Four events, uniform over two dishes (p = 0.5): the baseline took pasta twice, once rewarded.
     rows = []
-    for index, (chosen, reward) in enumerate([("pasta", 1.0), ("pasta", 0.0), ("ramen", 1.0), ("ramen", 1.0)]):
+    for index, (chosen, reward) in enumerate(
+        [("pasta", 1.0), ("pasta", 0.0), ("ramen", 1.0), ("ramen", 1.0)]
+    ):
         rows.append(
             {
                 "event_id": f"e{index}",
@@ -151,10 +154,12 @@ def test_custom_policies_are_checked_before_anything_runs(engine) -> None:
     with pytest.raises(ValueError, match="cb_explore_adf"):
         evaluations.submit_evaluation("x", "x", 0.0, 10.0, [("bad", "--cb_adf")], False)
     with pytest.raises(ValueError, match="not a learning option"):
-        evaluations.submit_evaluation("y", "y", 0.0, 10.0, [("bad", "--cb_explore_adf -d /etc/passwd")], False)
+        evaluations.submit_evaluation(
+            "y", "y", 0.0, 10.0, [("bad", "--cb_explore_adf -d /etc/passwd")], False
+        )
     with pytest.raises(ValueError, match="after"):
         evaluations.submit_evaluation("z", "z", 10.0, 10.0, [], False)
-    assert evaluations.list(EVALUATION) == []
+    assert evaluations.list_jobs(EVALUATION) == []
 
 
 def test_a_job_runs_in_its_own_low_priority_worker_process(engine, tmp_path: Path) -> None:

@@ -154,7 +154,12 @@ def report(engine: Engine, kind: str, job_id: str, progress: float, now: float) 
 
 
 def finish(
-    engine: Engine, kind: str, job_id: str, now: float, result: dict[str, Any] | None, message: str | None = None
+    engine: Engine,
+    kind: str,
+    job_id: str,
+    now: float,
+    result: dict[str, Any] | None,
+    message: str | None = None,
 ) -> None:
     """Store a job's result (Succeeded) or, with result None, its failure."""
     values: dict[str, Any] = {"finished_at": now, "heartbeat_at": now, "message": message}

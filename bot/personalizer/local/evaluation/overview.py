@@ -56,7 +56,9 @@ def model_versions(engine: Engine) -> list[ModelVersion]:
     m = store.models.c
     with engine.connect() as conn:
         rows = conn.execute(
-            select(m.version, m.created_at, m.policy, m.learned_events, m.data.is_(None)).order_by(m.version.desc())
+            select(m.version, m.created_at, m.policy, m.learned_events, m.data.is_(None)).order_by(
+                m.version.desc()
+            )
         ).all()
     return [ModelVersion(int(r[0]), float(r[1]), str(r[2]), int(r[3]), bool(r[4])) for r in rows]
 

@@ -17,7 +17,13 @@ from bot.personalizer.learner import Policy, effective_arguments
 from bot.personalizer.local.evaluation.estimate import Series
 from bot.personalizer.local.evaluation.logs import LoggedEvent
 
-ONLINE, BASELINE, RANDOM, CUSTOM, DISCOVERED = "Online", "Baseline", "Random", "Custom", "OfflineExperimentation"
+ONLINE, BASELINE, RANDOM, CUSTOM, DISCOVERED = (
+    "Online",
+    "Baseline",
+    "Random",
+    "Custom",
+    "OfflineExperimentation",
+)
 BUCKET_SECONDS = 300  # Personalizer's 5-minute intervals; longer intervals are sums of these
 
 

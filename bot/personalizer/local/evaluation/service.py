@@ -109,7 +109,7 @@ class Evaluations:
             raise EvaluationNotFound(job_id)
         return job
 
-    def list(self, kind: str) -> list[jobs.Job]:
+    def list_jobs(self, kind: str) -> list[jobs.Job]:
         """Every job of a kind, newest first."""
         return jobs.list_jobs(self._engine, kind)
 
@@ -162,7 +162,9 @@ class Evaluations:
             url = self._engine.url.render_as_string(hide_password=False)
             status = run_in_worker(url, kind, job_id)
             if status != 0:
-                jobs.finish(self._engine, kind, job_id, self._clock(), None, f"the worker exited with {status}")
+                jobs.finish(
+                    self._engine, kind, job_id, self._clock(), None, f"the worker exited with {status}"
+                )
         job = jobs.get(self._engine, kind, job_id)
         if job is not None and job.evaluation_type == jobs.AUTO:
             self._conclude_auto(job)
@@ -231,7 +233,14 @@ class Evaluations:
                 self._stop.wait(POLL_SECONDS)
 
     def _submit(
-        self, kind: str, job_id: str, name: str, start: float, end: float, request: dict[str, Any], kind_of: str
+        self,
+        kind: str,
+        job_id: str,
+        name: str,
+        start: float,
+        end: float,
+        request: dict[str, Any],
+        kind_of: str,
     ) -> jobs.Job:
         job = jobs.Job(
             id=job_id,

@@ -35,7 +35,10 @@ def limit_resources() -> None:
 def run_in_worker(database_url: str, kind: str, job_id: str, timeout: float = MAX_SECONDS) -> int:
     """Run one job in a worker process and wait for it; its exit status (negative: killed)."""
     payload = json.dumps({"database_url": database_url, "kind": kind, "id": job_id})
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.personalizer.local.evaluation"],
         stdin=subprocess.PIPE,
@@ -60,4 +63,3 @@ def main() -> None:
         run_job(engine, request["kind"], request["id"])
     finally:
         engine.dispose()
-
