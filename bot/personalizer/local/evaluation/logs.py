@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, and_, func, or_, select
 
 from bot.personalizer import store
 from bot.personalizer.features import action_line, context_line
@@ -75,8 +75,6 @@ def read_events(engine: Engine, start: float, end: float, limit: int | None = No
 
 def count_events(engine: Engine, start: float, end: float) -> int:
     """How many learned events an evaluation of [start, end) reads."""
-    from sqlalchemy import func
-
     query = (
         select(func.count())
         .select_from(store.events)
@@ -89,6 +87,21 @@ def count_events(engine: Engine, start: float, end: float) -> int:
     )
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
+
+
+def recent_start(engine: Engine, start: float, end: float, limit: int) -> float:
+    """Where the newest `limit` learned events of [start, end) begin (start when there are fewer)."""
+    e = store.events.c
+    query = (
+        select(e.ranked_at)
+        .where(store.IS_SETTLED, e.state == store.LEARNED, e.ranked_at >= start, e.ranked_at < end)
+        .order_by(e.ranked_at.desc())
+        .offset(limit - 1)
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        found = conn.execute(query).scalar()
+    return start if found is None else max(start, float(found))
 
 
 def _featurized(row: object) -> LoggedEvent | None:

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, case, func, select
 
 from bot.personalizer import store
 from bot.personalizer.local.evaluation.estimate import Series
-from bot.personalizer.local.evaluation.logs import read_events
+from bot.personalizer.local.evaluation.logs import read_events, recent_start
 
 
 @dataclass(frozen=True)
@@ -69,22 +69,7 @@ def reward_over_time(engine: Engine, start: float, end: float, limit: int = 50_0
     Reads at most `limit` of the newest learned events of the range (the dashboard's cost is bounded).
     """
     online, baseline = Series(300), Series(300)
-    for event in read_events(engine, max(start, _recent_start(engine, start, end, limit)), end):
+    for event in read_events(engine, recent_start(engine, start, end, limit), end):
         online.add(event.ranked_at, event.probability, event.reward, event.probability)
         baseline.add(event.ranked_at, event.probability, event.reward, 1.0 if event.chosen == 0 else 0.0)
     return online, baseline
-
-
-def _recent_start(engine: Engine, start: float, end: float, limit: int) -> float:
-    """The ranking time of the `limit`-th newest learned event in the range (or start)."""
-    e = store.events.c
-    query = (
-        select(e.ranked_at)
-        .where(store.IS_SETTLED, e.state == store.LEARNED, e.ranked_at >= start, e.ranked_at < end)
-        .order_by(e.ranked_at.desc())
-        .offset(limit - 1)
-        .limit(1)
-    )
-    with engine.connect() as conn:
-        found = conn.execute(query).scalar()
-    return start if found is None else float(found)

@@ -12,8 +12,8 @@ from bot.personalizer.local.evaluation import jobs
 from bot.personalizer.local.evaluation.decision import decide
 from bot.personalizer.local.evaluation.discovery import discovered
 from bot.personalizer.local.evaluation.estimate import estimate
-from bot.personalizer.local.evaluation.importance import score_features
-from bot.personalizer.local.evaluation.logs import count_events, read_events
+from bot.personalizer.local.evaluation.importance import MAX_EVENTS, score_features
+from bot.personalizer.local.evaluation.logs import count_events, read_events, recent_start
 from bot.personalizer.local.evaluation.replay import BASELINE, CUSTOM, ONLINE, RANDOM, Candidate, replay
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,8 @@ def _evaluate(engine: Engine, job: jobs.Job, progress: Callable[[float], None]) 
 
 
 def _importances(engine: Engine, job: jobs.Job, progress: Callable[[float], None]) -> dict[str, object]:
-    events = list(read_events(engine, job.start_time, job.end_time))
+    since = recent_start(engine, job.start_time, job.end_time, MAX_EVENTS)
+    events = list(read_events(engine, since, job.end_time))
     scores = score_features(
         events, job.request["online_policy"], float(job.request["exploration"]), progress=progress
     )
