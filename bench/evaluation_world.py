@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from bot.personalizer import store
+from bot.personalizer.local import store
 
 PEOPLE = ("ana", "ben", "chen", "dara", "eli")
 TIMES = ("noon", "night")

@@ -6,7 +6,7 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bot.personalizer.local.evaluation import (
+from bot.personalizer.local import (
     FAILED,
     SUCCEEDED,
     Estimate,

@@ -18,7 +18,7 @@ import requests
 
 from bench.evaluation_world import log_events
 from bot.db import create_database_engine
-from bot.personalizer import store
+from bot.personalizer.local import store
 
 azure_personalizer = pytest.importorskip("azure.ai.personalizer")
 from azure.core.credentials import AzureKeyCredential  # noqa: E402

@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.api.dashboard import auth
 from bot.api.dashboard.charts import Line, bar_chart, line_chart
-from bot.personalizer.local.evaluation import (
+from bot.personalizer.local import (
     EVALUATION,
     FEATURE_IMPORTANCE,
     RUNNING,

@@ -10,7 +10,7 @@ from sqlalchemy import insert
 
 from bench.evaluation_world import LIKED, OTHER, log_events
 from bot.db import create_database_engine
-from bot.personalizer import store
+from bot.personalizer.local import store
 from bot.personalizer.local.evaluation import EVALUATION, FAILED, SUCCEEDED, Evaluations, Series, estimate
 from bot.personalizer.local.evaluation import jobs as job_table
 from bot.personalizer.local.evaluation.discovery import SPACE
@@ -22,7 +22,7 @@ class FixedLoop:
     """The two things evaluations ask of a loop: its settings and a way to set its policy."""
 
     def __init__(self, policy: str = ONLINE) -> None:
-        from bot.personalizer.settings import LoopSettings
+        from bot.personalizer.local.settings import LoopSettings
 
         self.settings = LoopSettings(policy=policy)
         self.applied: list[str] = []

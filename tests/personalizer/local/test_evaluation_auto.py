@@ -9,9 +9,9 @@ import pytest
 
 from bench.evaluation_world import log_events
 from bot.db import create_database_engine
-from bot.personalizer import store
+from bot.personalizer.local import store
 from bot.personalizer.local.evaluation import AUTO, EVALUATION, Evaluations, Series, estimate
-from bot.personalizer.settings import LoopSettings
+from bot.personalizer.local.settings import LoopSettings
 
 DAY = 86400.0
 NO_INTERACTIONS = "--cb_explore_adf --cb_type mtr"  # cannot tell people apart: a poor policy for this world

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from bench.evaluation_world import log_events
 from bot.db import create_database_engine
-from bot.personalizer import store
+from bot.personalizer.local import store
 from bot.personalizer.local.evaluation import FEATURE_IMPORTANCE, SUCCEEDED, Evaluations
 from bot.personalizer.local.evaluation.importance import features_of, without
-from bot.personalizer.settings import LoopSettings
+from bot.personalizer.local.settings import LoopSettings
 
 
 class Loop:

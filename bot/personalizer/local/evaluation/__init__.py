@@ -14,7 +14,7 @@ from bot.personalizer.local.evaluation.jobs import (
     Job,
     JobExists,
 )
-from bot.personalizer.local.evaluation.service import EvaluationNotFound, Evaluations
+from bot.personalizer.local.evaluation.service import EvaluationNotFound, Evaluations, evaluations_for
 
 __all__ = [
     "AUTO",
@@ -34,4 +34,5 @@ __all__ = [
     "Series",
     "decide",
     "estimate",
+    "evaluations_for",
 ]

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, and_, func, or_, select
 
-from bot.personalizer import store
-from bot.personalizer.features import action_line, context_line
+from bot.personalizer.local import store
+from bot.personalizer.local.features import action_line, context_line
 
 PAGE = 2000  # events in memory at once, whatever the range holds
 CACHED_LINES = 4096

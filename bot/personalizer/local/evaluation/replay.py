@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bot.personalizer.learner import Policy, effective_arguments
+from bot.personalizer.local.policy import Policy, effective_arguments
 from bot.personalizer.local.evaluation.estimate import Series
 from bot.personalizer.local.evaluation.logs import LoggedEvent
 

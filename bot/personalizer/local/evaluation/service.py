@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from bot.personalizer.learner import check_policy
+from bot.personalizer.local.policy import check_policy
 from bot.personalizer.local.evaluation import jobs
 from bot.personalizer.local.evaluation.discovery import same_policy
 from bot.personalizer.local.evaluation.estimate import Series
@@ -259,6 +259,25 @@ class Evaluations:
         )
         jobs.submit(self._engine, job)
         return job
+
+
+class _LoopPolicy:
+    """A LearningLoop seen as a PolicyLoop: its settings, and its admin's set_policy."""
+
+    def __init__(self, loop: Any) -> None:
+        self._loop = loop
+
+    @property
+    def settings(self) -> Any:
+        return self._loop.settings
+
+    def set_policy(self, arguments: str) -> None:
+        self._loop.admin.set_policy(arguments)
+
+
+def evaluations_for(loop: Any, **options: Any) -> Evaluations:
+    """The evaluations of a LearningLoop, on its database (not started: call start() to run jobs)."""
+    return Evaluations(loop._engine, _LoopPolicy(loop), **options)  # the engine is this package's own
 
 
 def _check_range(start: float, end: float) -> None:
