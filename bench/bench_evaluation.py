@@ -30,10 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.evaluation_world import DISHES, PEOPLE, TIMES, log_events  # noqa: E402
 from bot.db import create_database_engine  # noqa: E402
-from bot.personalizer.local import store  # noqa: E402
 from bot.personalizer.base import RankableAction, RankRequest  # noqa: E402
+from bot.personalizer.local import open_learning_loop, store  # noqa: E402
 from bot.personalizer.local.evaluation import EVALUATION, Evaluations, Series, estimate  # noqa: E402
-from bot.personalizer.local import open_learning_loop  # noqa: E402
 from bot.personalizer.local.settings import LoopSettings  # noqa: E402
 
 CUSTOM = [

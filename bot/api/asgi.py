@@ -25,7 +25,12 @@ Handler = Callable[..., Awaitable[Response]]
 
 
 def build_app(
-    loop: Any, key: str, *, max_json_bytes: int = MAX_JSON_BYTES, lifespan: Any = None, evaluations: Any = None
+    loop: Any,
+    key: str,
+    *,
+    max_json_bytes: int = MAX_JSON_BYTES,
+    lifespan: Any = None,
+    evaluations: Any = None,
 ) -> ASGIApp:
     """The ASGI app: Personalizer's routes under /personalizer/v1.0 over `loop`, guarded by `key`.
 

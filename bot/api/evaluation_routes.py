@@ -227,7 +227,9 @@ def answered(handler: Operation) -> Handler:
         except ClientDisconnect:
             return Response(status_code=400)
         except NotFound as exc:
-            return JSONResponse(error_body("ResourceNotFound", f"No resource with ID {exc}."), status_code=404)
+            return JSONResponse(
+                error_body("ResourceNotFound", f"No resource with ID {exc}."), status_code=404
+            )
         except Conflict as exc:
             return JSONResponse(error_body("Conflict", str(exc)), status_code=409)
         except (InvalidRequest, TooLarge) as exc:
@@ -259,11 +261,17 @@ class EvaluationRoutes:
                 Route(f"{prefix}/evaluations", self.list_evaluations, methods=["GET"]),
                 Route(f"{prefix}/evaluations", self.create_evaluation, methods=["POST"]),
                 Route(f"{prefix}/evaluations/{{evaluationId:path}}", self.get_evaluation, methods=["GET"]),
-                Route(f"{prefix}/evaluations/{{evaluationId:path}}", self.delete_evaluation, methods=["DELETE"]),
+                Route(
+                    f"{prefix}/evaluations/{{evaluationId:path}}", self.delete_evaluation, methods=["DELETE"]
+                ),
             ]
             if prefix != "/personalizer/v1.0":
                 out.append(
-                    Route(f"{prefix}/configurations/applyFromEvaluation", self.apply_from_evaluation, methods=["POST"])
+                    Route(
+                        f"{prefix}/configurations/applyFromEvaluation",
+                        self.apply_from_evaluation,
+                        methods=["POST"],
+                    )
                 )
         p = V2022_PREFIX
         out += [
@@ -273,10 +281,20 @@ class EvaluationRoutes:
             Route(f"{p}/evaluations/{{evaluationId:path}}", self.delete_evaluation, methods=["DELETE"]),
             Route(f"{p}/configurations/applyFromEvaluation", self.apply_from_evaluation, methods=["POST"]),
             Route(f"{p}/featureImportances", self.list_feature_importances, methods=["GET"]),
-            Route(f"{p}/featureImportances/{{featureImportanceId:path}}", self.create_feature_importance, methods=["PUT"]),
-            Route(f"{p}/featureImportances/{{featureImportanceId:path}}", self.get_feature_importance, methods=["GET"]),
             Route(
-                f"{p}/featureImportances/{{featureImportanceId:path}}", self.delete_feature_importance, methods=["DELETE"]
+                f"{p}/featureImportances/{{featureImportanceId:path}}",
+                self.create_feature_importance,
+                methods=["PUT"],
+            ),
+            Route(
+                f"{p}/featureImportances/{{featureImportanceId:path}}",
+                self.get_feature_importance,
+                methods=["GET"],
+            ),
+            Route(
+                f"{p}/featureImportances/{{featureImportanceId:path}}",
+                self.delete_feature_importance,
+                methods=["DELETE"],
             ),
         ]
         return out
@@ -293,7 +311,9 @@ class EvaluationRoutes:
         """GET /evaluations."""
         if _is_v1(request):
             return await run_in_threadpool(self._ops().list_v1)
-        return await run_in_threadpool(self._ops().list_2022, EVALUATION, request.query_params, _base(request))
+        return await run_in_threadpool(
+            self._ops().list_2022, EVALUATION, request.query_params, _base(request)
+        )
 
     @answered
     async def get_evaluation(self, request: Request) -> Answer:

@@ -27,7 +27,9 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError  # no
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "evaluation-test-key"
 HEADERS = {"Ocp-Apim-Subscription-Key": KEY}
-START = datetime(2026, 1, 10, tzinfo=UTC)
+# Two days ago at midnight: inside log retention (90 days), which would delete an older log at start-up.
+START = datetime.fromtimestamp((time.time() // 86400 - 2) * 86400, tz=UTC)
+DAY1, DAY2, DAY3 = (datetime.fromtimestamp(START.timestamp() + d * 86400, tz=UTC) for d in range(3))
 V2022 = "api-version=2022-09-01-preview"
 
 
@@ -50,7 +52,11 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONALIZER_")}
     env.update({"PERSONALIZER_KEY": KEY, "PORT": str(port), "HOST": "127.0.0.1", "DATABASE_URL": url})
     process = subprocess.Popen(
-        [sys.executable, "app.py", "personalizer"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [sys.executable, "app.py", "personalizer"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -88,26 +94,33 @@ def wait_for(fetch: Any, timeout: float = 120.0) -> Any:
         time.sleep(0.5)
 
 
-def test_microsofts_client_runs_an_evaluation_and_applies_its_optimal_policy(client: Any) -> None:
+def test_microsofts_client_runs_an_evaluation_and_applies_its_optimal_policy(
+    client: Any, service: str
+) -> None:
     contract = {
         "name": "python_sdk_test_evaluation",
-        "startTime": "2026-01-10",
-        "endTime": "2026-01-12",
+        "startTime": DAY1.date().isoformat(),
+        "endTime": DAY3.date().isoformat(),
         "enableOfflineExperimentation": True,
         "policies": [{"name": "context x action", "arguments": "--cb_explore_adf -q CA --cb_type mtr"}],
     }
     client.create_evaluation("sdk-eval", contract)
-    window = {"start_time": START, "end_time": datetime(2026, 1, 12, tzinfo=UTC)}
+    window = {"start_time": DAY1, "end_time": DAY3}
     first = client.get_evaluation("sdk-eval", **window)
     assert first["status"] in ("Running", "Succeeded") and first["evaluationType"] == "Manual"
     evaluation = wait_for(lambda: client.get_evaluation("sdk-eval", **window))
     assert evaluation["status"] == "Succeeded"
-    assert evaluation["startTime"] == "2026-01-10T00:00:00Z" and evaluation["endTime"] == "2026-01-12T00:00:00Z"
+    assert (
+        evaluation["startTime"] == f"{DAY1.date()}T00:00:00Z"
+        and evaluation["endTime"] == f"{DAY3.date()}T00:00:00Z"
+    )
     content = evaluation["content"]
     assert content["intervalInMinutes"] == 5
     by_name = {p["name"]: p for p in content["value"]}
     assert {"online", "baseline1", "baselineRand", "context x action"} <= set(by_name)
-    assert by_name["online"]["policySource"] == "Online" and by_name["baseline1"]["policySource"] == "Baseline"
+    assert (
+        by_name["online"]["policySource"] == "Online" and by_name["baseline1"]["policySource"] == "Baseline"
+    )
     assert any(p["policySource"] == "OfflineExperimentation" for p in content["value"])
     for policy in content["value"]:
         low, high = policy["summary"]["confidenceInterval"]
@@ -117,9 +130,12 @@ def test_microsofts_client_runs_an_evaluation_and_applies_its_optimal_policy(cli
     optimal = evaluation["optimalPolicy"]
     assert optimal != "online"  # the log explored uniformly; learning beats it with room to spare
     hourly = client.get_evaluation("sdk-eval", interval_in_minutes=60, window="Rolling", **window)
-    assert len(hourly["content"]["value"][0]["timeseries"]["data"]) < len(by_name["online"]["timeseries"]["data"])
+    assert len(hourly["content"]["value"][0]["timeseries"]["data"]) < len(
+        by_name["online"]["timeseries"]["data"]
+    )
     client.apply_from_evaluation({"evaluationId": "sdk-eval", "policyName": optimal})
-    assert client.get_policy()["arguments"] == by_name[optimal]["arguments"]
+    policy = requests.get(f"{service}/personalizer/v1.0/configurations/policy", headers=HEADERS, timeout=10)
+    assert policy.json()["arguments"] == by_name[optimal]["arguments"]
     assert "sdk-eval" in [e["id"] for e in client.list_evaluations()]
     client.delete_evaluation("sdk-eval")
     with pytest.raises(ResourceNotFoundError):
@@ -128,7 +144,8 @@ def test_microsofts_client_runs_an_evaluation_and_applies_its_optimal_policy(cli
 
 def test_microsofts_client_computes_feature_importances(client: Any) -> None:
     client.create_feature_importance(
-        "sdk-fi", {"name": "python_sdk_test_feature_imp", "startTime": "2026-01-10", "endTime": "2026-01-12"}
+        "sdk-fi",
+        {"name": "python_sdk_test_feature_imp", "startTime": str(DAY1.date()), "endTime": str(DAY3.date())},
     )
     result = wait_for(lambda: client.get_feature_importance("sdk-fi"))
     assert result["status"] == "Succeeded"
@@ -145,7 +162,12 @@ def test_microsofts_client_computes_feature_importances(client: Any) -> None:
 
 def test_v1_evaluations_answer_201_and_the_estimators_sums(service: str) -> None:
     base = f"{service}/personalizer/v1.0"
-    body = {"name": "v1", "startTime": "2026-01-10T00:00:00Z", "endTime": "2026-01-11T00:00:00Z", "policies": []}
+    body = {
+        "name": "v1",
+        "startTime": f"{DAY1.date()}T00:00:00Z",
+        "endTime": f"{DAY2.date()}T00:00:00Z",
+        "policies": [],
+    }
     created = requests.post(f"{base}/evaluations", json=body, headers=HEADERS, timeout=10)
     assert created.status_code == 201, created.text
     evaluation = created.json()
@@ -158,7 +180,9 @@ def test_v1_evaluations_answer_201_and_the_estimators_sums(service: str) -> None
     assert total["ipsEstimatorDenominator"] == 1440  # one event a minute for the day
     assert total["snipsEstimatorDenominator"] == pytest.approx(1440)  # the online policy's weights are 1
     assert sum(s["ipsEstimatorDenominator"] for s in online["summary"]) == 1440
-    assert requests.get(f"{base}/evaluations", headers=HEADERS, timeout=10).json()[0]["id"] == evaluation["id"]
+    assert (
+        requests.get(f"{base}/evaluations", headers=HEADERS, timeout=10).json()[0]["id"] == evaluation["id"]
+    )
     assert requests.delete(url, headers=HEADERS, timeout=10).status_code == 204
     missing = requests.get(url, headers=HEADERS, timeout=10)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "ResourceNotFound"
@@ -167,10 +191,10 @@ def test_v1_evaluations_answer_201_and_the_estimators_sums(service: str) -> None
 def test_bad_evaluations_get_a_clear_400_and_taken_ids_a_409(service: str, client: Any) -> None:
     base = f"{service}/personalizer"
     cases = [
-        ({"startTime": "2026-01-10", "endTime": "2026-01-11"}, "name"),
-        ({"name": "x", "startTime": "yesterday", "endTime": "2026-01-11"}, "startTime"),
-        ({"name": "x", "startTime": "2026-01-11", "endTime": "2026-01-10"}, "endTime"),
-        ({"name": "x", "startTime": "2026-01-10", "endTime": "2026-01-11", "policies": [{"name": "p", "arguments": "--cb_explore_adf --data /etc/passwd"}]}, "--data"),
+        ({"startTime": str(DAY1.date()), "endTime": str(DAY2.date())}, "name"),
+        ({"name": "x", "startTime": "yesterday", "endTime": str(DAY2.date())}, "startTime"),
+        ({"name": "x", "startTime": str(DAY2.date()), "endTime": str(DAY1.date())}, "endTime"),
+        ({"name": "x", "startTime": str(DAY1.date()), "endTime": str(DAY2.date()), "policies": [{"name": "p", "arguments": "--cb_explore_adf --data /etc/passwd"}]}, "--data"),
     ]  # fmt: skip
     for body, mentioned in cases:
         answer = requests.put(f"{base}/evaluations/bad?{V2022}", json=body, headers=HEADERS, timeout=10)
@@ -178,7 +202,7 @@ def test_bad_evaluations_get_a_clear_400_and_taken_ids_a_409(service: str, clien
         assert mentioned in answer.json()["error"]["message"]
     unauthorized = requests.get(f"{base}/evaluations?{V2022}", timeout=10)
     assert unauthorized.status_code == 401
-    body = {"name": "twice", "startTime": "2026-01-10", "endTime": "2026-01-11", "policies": []}
+    body = {"name": "twice", "startTime": str(DAY1.date()), "endTime": str(DAY2.date()), "policies": []}
     client.create_evaluation("twice", body)
     with pytest.raises(HttpResponseError) as taken:
         client.create_evaluation("twice", body)

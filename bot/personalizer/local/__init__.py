@@ -68,7 +68,15 @@ _LAZY = {"LearningLoop": "loop", "check_reward": "loop", "open_learning_loop": "
 # Offline evaluation (evaluation/): loads Vowpal Wabbit and vw-estimators on first use too.
 _LAZY.update(
     dict.fromkeys(
-        ("EVALUATION", "FAILED", "FEATURE_IMPORTANCE", "RUNNING", "SUCCEEDED", "Estimate", "EvaluationNotFound")
+        (
+            "EVALUATION",
+            "FAILED",
+            "FEATURE_IMPORTANCE",
+            "RUNNING",
+            "SUCCEEDED",
+            "Estimate",
+            "EvaluationNotFound",
+        )
         + ("Evaluations", "Job", "JobExists", "Series", "estimate", "evaluations_for"),
         "evaluation",
     )

@@ -2,7 +2,6 @@
 
 from bot.personalizer.local.evaluation.decision import Decision, decide
 from bot.personalizer.local.evaluation.discovery import SPACE as DISCOVERY_SPACE
-from bot.personalizer.local.evaluation.estimate import Estimate, Series, estimate
 from bot.personalizer.local.evaluation.jobs import (
     AUTO,
     EVALUATION,
@@ -14,6 +13,7 @@ from bot.personalizer.local.evaluation.jobs import (
     Job,
     JobExists,
 )
+from bot.personalizer.local.evaluation.offpolicy import Estimate, Series, estimate
 from bot.personalizer.local.evaluation.service import EvaluationNotFound, Evaluations, evaluations_for
 
 __all__ = [

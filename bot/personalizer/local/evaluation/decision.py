@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.personalizer.local.evaluation.estimate import Estimate
+from bot.personalizer.local.evaluation.offpolicy import Estimate
 from bot.personalizer.local.evaluation.replay import CUSTOM, DISCOVERED, ONLINE
 
 CANDIDATE_SOURCES = (CUSTOM, DISCOVERED)

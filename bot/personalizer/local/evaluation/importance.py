@@ -13,8 +13,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.personalizer.local.evaluation.estimate import estimate
 from bot.personalizer.local.evaluation.logs import LoggedEvent
+from bot.personalizer.local.evaluation.offpolicy import estimate
 from bot.personalizer.local.evaluation.replay import CUSTOM, Candidate, replay
 
 MAX_EVENTS = 20_000

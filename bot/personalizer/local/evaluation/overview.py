@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, case, func, select
 
 from bot.personalizer.local import store
-from bot.personalizer.local.evaluation.estimate import Series
 from bot.personalizer.local.evaluation.logs import read_events, recent_start
+from bot.personalizer.local.evaluation.offpolicy import Series
 
 
 @dataclass(frozen=True)

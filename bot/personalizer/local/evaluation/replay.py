@@ -13,9 +13,9 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from bot.personalizer.local.policy import Policy, effective_arguments
-from bot.personalizer.local.evaluation.estimate import Series
 from bot.personalizer.local.evaluation.logs import LoggedEvent
+from bot.personalizer.local.evaluation.offpolicy import Series
+from bot.personalizer.local.policy import Policy, effective_arguments
 
 ONLINE, BASELINE, RANDOM, CUSTOM, DISCOVERED = (
     "Online",

@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from bot.personalizer.local.evaluation import jobs
 from bot.personalizer.local.evaluation.decision import decide
 from bot.personalizer.local.evaluation.discovery import discovered
-from bot.personalizer.local.evaluation.estimate import estimate
 from bot.personalizer.local.evaluation.importance import MAX_EVENTS, score_features
 from bot.personalizer.local.evaluation.logs import count_events, read_events, recent_start
+from bot.personalizer.local.evaluation.offpolicy import estimate
 from bot.personalizer.local.evaluation.replay import BASELINE, CUSTOM, ONLINE, RANDOM, Candidate, replay
 
 logger = logging.getLogger(__name__)

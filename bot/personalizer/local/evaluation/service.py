@@ -14,10 +14,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from bot.personalizer.local.policy import check_policy
 from bot.personalizer.local.evaluation import jobs
 from bot.personalizer.local.evaluation.discovery import same_policy
-from bot.personalizer.local.evaluation.estimate import Series
+from bot.personalizer.local.evaluation.offpolicy import Series
 from bot.personalizer.local.evaluation.overview import (
     LogCounts,
     ModelVersion,
@@ -27,6 +26,7 @@ from bot.personalizer.local.evaluation.overview import (
 )
 from bot.personalizer.local.evaluation.run import run_job
 from bot.personalizer.local.evaluation.worker import run_in_worker
+from bot.personalizer.local.policy import check_policy
 
 logger = logging.getLogger(__name__)
 MAX_CUSTOM_POLICIES = 10
