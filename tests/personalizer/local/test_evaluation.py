@@ -144,7 +144,8 @@ def test_only_one_job_runs_at_a_time_and_a_dead_worker_fails_its_job(engine) -> 
     evaluations.submit_evaluation("b", "b", 0.0, 10.0, [], False)
     assert job_table.claim_next(engine, now=100.0) == ("a", EVALUATION)
     assert job_table.claim_next(engine, now=101.0) is None  # a is running somewhere
-    assert job_table.claim_next(engine, now=100.0 + job_table.STALE_SECONDS + 1) == ("b", EVALUATION)
+    assert job_table.claim_next(engine, now=100.0 + job_table.STALE_SECONDS + 1) is None  # a is failed
+    assert job_table.claim_next(engine, now=100.0 + job_table.STALE_SECONDS + 2) == ("b", EVALUATION)
     failed = evaluations.get(EVALUATION, "a")
     assert failed.status == FAILED and "stopped reporting" in (failed.message or "")
 

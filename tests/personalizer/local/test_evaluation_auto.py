@@ -117,4 +117,6 @@ def test_auto_optimization_runs_once_a_period_and_only_when_enabled_and_started(
     first = on.schedule_auto_optimization()
     assert first is not None and first.end_time - first.start_time == DAY
     assert on.schedule_auto_optimization() is None  # the same period: already submitted
+    other_process = Evaluations(engine, Loop(NO_INTERACTIONS), clock=Clock(now + 60), in_process=True)
+    assert other_process.schedule_auto_optimization() is None  # its ID is the period's: no second run
     assert [j.id for j in on.list_jobs(EVALUATION)] == [first.id]

@@ -109,22 +109,29 @@ def remove(engine: Engine, kind: str, job_id: str) -> bool:
 
 
 def claim_next(engine: Engine, now: float) -> tuple[str, str] | None:
-    """Take the oldest unclaimed job unless one is already running anywhere: at most one at a time."""
-    fail_stale(engine, now)
-    with engine.begin() as conn:
-        busy = conn.execute(
-            select(jobs.c.id).where(jobs.c.status == RUNNING, jobs.c.claimed_at.is_not(None)).limit(1)
-        ).first()
-        if busy is not None:
-            return None
+    """Take the oldest unclaimed job unless one is already running anywhere: at most one at a time.
+
+    Polled every second by each service process: it only reads unless there is something to change, so
+    that it never takes SQLite's write lock from the service's writers for nothing.
+    """
+    with engine.connect() as conn:
+        running = conn.execute(
+            select(jobs.c.id, jobs.c.heartbeat_at).where(
+                jobs.c.status == RUNNING, jobs.c.claimed_at.is_not(None)
+            )
+        ).all()
         waiting = conn.execute(
             select(jobs.c.id, jobs.c.kind)
             .where(jobs.c.status == RUNNING, jobs.c.claimed_at.is_(None))
             .order_by(jobs.c.created_at)
             .limit(1)
         ).first()
-        if waiting is None:
-            return None
+    if any((row.heartbeat_at or 0.0) < now - STALE_SECONDS for row in running):
+        fail_stale(engine, now)
+        return None  # the next poll claims
+    if running or waiting is None:
+        return None
+    with engine.begin() as conn:
         claimed = conn.execute(
             update(jobs)
             .where(jobs.c.id == waiting.id, jobs.c.kind == waiting.kind, jobs.c.claimed_at.is_(None))

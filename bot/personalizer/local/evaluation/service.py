@@ -64,6 +64,7 @@ class Evaluations:
         self._in_process = in_process or engine.url.database in (None, "", ":memory:")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._scheduled_period: int | None = None  # the last period this process submitted (or found)
         jobs.create_tables(engine)
 
     # --- jobs -------------------------------------------------------------------------------------
@@ -181,6 +182,9 @@ class Evaluations:
         if begins is not None and now < _epoch(begins):
             return None
         period = int(now // frequency)
+        if period == self._scheduled_period:
+            return None
+        self._scheduled_period = period
         try:
             return self.submit_evaluation(
                 f"auto-{period}", f"Auto-optimization {period}", now - frequency, now, [], True, jobs.AUTO
