@@ -19,7 +19,6 @@ MIN_REWARD_WAIT = 5.0
 MAX_REWARD_WAIT = 2 * 24 * 3600.0
 MIN_MODEL_UPDATE = 1.0
 MAX_MODEL_UPDATE = 24 * 3600.0
-MIN_AUTO, MAX_AUTO = 3600.0, 365 * 24 * 3600.0
 # Chosen by bench/bench_learning.py: see docs/learning.md for the numbers behind it.
 DEFAULT_POLICY = "--cb_explore_adf -q CA --interactions CCA --synthcover"
 
@@ -37,10 +36,6 @@ class LoopSettings:
     learning_mode: str = "Online"
     policy: str = DEFAULT_POLICY
     max_actions: int = 50
-    # Auto-optimization (evaluation/): every frequency, discovery on the last period's log.
-    is_auto_optimization_enabled: bool = False
-    auto_optimization_frequency: float = 7 * 24 * 3600.0
-    auto_optimization_start_date: float | None = None
 
     def validated(self) -> LoopSettings:
         """Return self, or raise ValueError naming the field and its allowed range."""
@@ -66,11 +61,6 @@ class LoopSettings:
             raise ValueError("maxActions must be 1..1000")
         if "--cb_explore_adf" not in self.policy.split():
             raise ValueError("policy must contain --cb_explore_adf")
-        if not isinstance(self.is_auto_optimization_enabled, bool):
-            raise ValueError("isAutoOptimizationEnabled must be true or false")
-        check_range(
-            "autoOptimizationFrequency", self.auto_optimization_frequency, MIN_AUTO, MAX_AUTO, "PT1H..P365D"
-        )
         return self
 
     def with_changes(self, **changes: object) -> LoopSettings:

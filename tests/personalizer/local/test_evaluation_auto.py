@@ -17,16 +17,22 @@ DAY = 86400.0
 NO_INTERACTIONS = "--cb_explore_adf --cb_type mtr"  # cannot tell people apart: a poor policy for this world
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What evaluations read of a loop's settings (LoopSettings' names, as the service keeps them)."""
+
+    policy: str
+    auto_optimization_enabled: bool = True
+    auto_optimization_frequency: float = DAY
+    auto_optimization_start_date: float | None = None
+    exploration_percentage: float = LoopSettings().exploration_percentage
+
+
 class Loop:
     """A loop's settings with auto-optimization on, and the policy changes made to it."""
 
     def __init__(self, policy: str, enabled: bool = True, start_date: float | None = None) -> None:
-        self.settings = dataclasses.replace(
-            LoopSettings(policy=policy),
-            is_auto_optimization_enabled=enabled,
-            auto_optimization_frequency=DAY,
-            auto_optimization_start_date=start_date,
-        )
+        self.settings = Settings(policy, enabled, DAY, start_date)
         self.applied: list[str] = []
 
     def set_policy(self, arguments: str) -> None:

@@ -174,7 +174,7 @@ class Evaluations:
     def schedule_auto_optimization(self) -> jobs.Job | None:
         """With auto-optimization on and its time come, submit an Auto evaluation of the recent log."""
         settings = self._loop.settings
-        if not getattr(settings, "is_auto_optimization_enabled", False):
+        if not getattr(settings, "auto_optimization_enabled", False):
             return None
         frequency = float(getattr(settings, "auto_optimization_frequency", 7 * 86400.0))
         begins = getattr(settings, "auto_optimization_start_date", None)
