@@ -13,7 +13,9 @@ and the ratio of the busy windows' medians to the quiet ones'. Needs wrk. Loopba
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,7 +57,7 @@ def main() -> None:
         span = log_events(engine, args.events, seed=9, start=start, step=1.0)
         engine.dispose()
         port = load.free_port()
-        process = load.start_service(url, port, WEB_CONCURRENCY="2")
+        process = start_service(url, port)
         base = f"http://127.0.0.1:{port}"
         script = workdir / "pairs.lua"
         rows: list[tuple[str, float, float, int, str]] = []
@@ -103,6 +105,25 @@ def main() -> None:
         )
         took = ", ".join(f"{seconds:.0f}" for seconds in done_times.values())
         print(f"evaluations run: {len(done_times)}; seconds from submission to its end, each: {took}")
+
+
+def start_service(url: str, port: int) -> subprocess.Popen[bytes]:
+    """`python app.py personalizer` (2 processes); stopped again if it does not answer within 120 s."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONALIZER_")}
+    env.update(
+        PERSONALIZER_KEY=load.KEY, PORT=str(port), HOST="127.0.0.1", DATABASE_URL=url, LOG_LEVEL="WARNING"
+    )
+    env["WEB_CONCURRENCY"] = "2"
+    process = subprocess.Popen([sys.executable, "app.py", "personalizer"], cwd=ROOT, env=env)
+    deadline = time.monotonic() + 120  # a loaded machine and a large log make start-up slow
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok:
+                return process
+        except requests.RequestException:
+            time.sleep(0.5)
+    load.stop_service(process)
+    raise SystemExit("the service did not start")
 
 
 def submit_if_idle(base: str, current: str | None, span: tuple[float, float]) -> str:
