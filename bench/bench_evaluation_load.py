@@ -80,7 +80,7 @@ def main() -> None:
                 rows.append(
                     (
                         "evaluation running" if busy else "quiet",
-                        result.rps,
+                        result.requests_per_second,
                         result.p99_ms,
                         result.errors,
                         state,
