@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
@@ -35,8 +34,9 @@ class FixedLoop:
 
 
 @pytest.fixture
-def engine(tmp_path: Path):
-    engine = create_database_engine(f"sqlite:///{tmp_path / 'log.db'}")
+def engine(database_url: str):
+    """The loop's tables on a fresh database: SQLite, and PostgreSQL when TEST_DATABASE_URL is set."""
+    engine = create_database_engine(database_url)
     store.create_tables(engine)
     yield engine
     engine.dispose()
@@ -163,9 +163,9 @@ def test_custom_policies_are_checked_before_anything_runs(engine) -> None:
     assert evaluations.list_jobs(EVALUATION) == []
 
 
-def test_a_job_runs_in_its_own_low_priority_worker_process(engine, tmp_path: Path) -> None:
+def test_a_job_runs_in_its_own_low_priority_worker_process(engine) -> None:
     start, end = log_events(engine, 300, seed=5)
-    evaluations = Evaluations(engine, FixedLoop())  # a file database: a worker process runs the job
+    evaluations = Evaluations(engine, FixedLoop())  # a worker process runs the job, on the same database
     evaluations.submit_evaluation("w", "worker", start, end, [], False)
     assert evaluations.run_pending()
     job = evaluations.get(EVALUATION, "w")
