@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
@@ -20,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.api.dashboard import auth
 from bot.api.dashboard.charts import Line, bar_chart, line_chart
+from bot.api.dashboard.forms import input_time, local_time, read_form, when
 from bot.personalizer.local import (
     EVALUATION,
     FEATURE_IMPORTANCE,
@@ -39,7 +39,6 @@ PAGES = (
     ("/features", "Feature importance"),
 )
 OVERVIEW_DAYS = 7
-MAX_FORM_BYTES = 16 * 1024
 CHART_INTERVALS = (5, 60, 1440)  # minutes: the finest of these that draws at most MAX_POINTS points
 MAX_POINTS = 300
 
@@ -47,7 +46,7 @@ MAX_POINTS = 300
 def build_dashboard(loop: Any, evaluations: Evaluations, key: str, clock: Any = time.time) -> Mount:
     """The dashboard's routes, mounted at /dashboard."""
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape())
-    templates.filters["when"] = _when
+    templates.filters["when"] = when
     pages = _Pages(loop, evaluations, key, templates, clock)
     app = Starlette(
         routes=[
@@ -84,7 +83,7 @@ class _Pages:
         return self._render("login.html", request, title="Sign in", error=request.query_params.get("error"))
 
     async def login(self, request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         if not auth.key_matches(form.get("key", ""), self.key):
             return self._render(
                 "login.html", request, status=401, title="Sign in", error="That is not the key."
@@ -147,7 +146,7 @@ class _Pages:
     async def evaluation_create(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:
             return denied
-        form = await _form(request)
+        form = await read_form(request)
         policies = []
         if form.get("policy_arguments", "").strip():
             policies.append(
@@ -155,7 +154,7 @@ class _Pages:
             )
         job_id = str(uuid.uuid4())
         try:
-            start, end = _local_time(form.get("start", "")), _local_time(form.get("end", ""))
+            start, end = local_time(form.get("start", "")), local_time(form.get("end", ""))
             await run_in_threadpool(
                 self.evaluations.submit_evaluation, job_id, form.get("name", "").strip() or "Evaluation",
                 start, end, policies, "discover" in form,
@@ -195,11 +194,14 @@ class _Pages:
     async def evaluation_apply(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:
             return denied
-        form = await _form(request)
+        form = await read_form(request)
         name = form.get("policy", "")
         try:
             policy = await run_in_threadpool(self.evaluations.apply, request.path_params["id"], name)
-        except (ValueError, EvaluationNotFound) as exc:
+        except EvaluationNotFound:
+            message = f"No evaluation {request.path_params['id']!r}."
+            return RedirectResponse(f"{PREFIX}/evaluations?error={quote(message)}", status_code=303)
+        except ValueError as exc:
             return RedirectResponse(f"{PREFIX}/evaluations?error={quote(str(exc))}", status_code=303)
         notice = f"Applied {name}: the learning policy is now {policy}"
         return RedirectResponse(f"{PREFIX}/configuration?notice={quote(notice)}", status_code=303)
@@ -225,9 +227,9 @@ class _Pages:
     async def features_create(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:
             return denied
-        form = await _form(request)
+        form = await read_form(request)
         try:
-            start, end = _local_time(form.get("start", "")), _local_time(form.get("end", ""))
+            start, end = local_time(form.get("start", "")), local_time(form.get("end", ""))
             await run_in_threadpool(
                 self.evaluations.submit_feature_importance, str(uuid.uuid4()),
                 form.get("name", "").strip() or "Feature importance", start, end,
@@ -253,19 +255,9 @@ class _Pages:
     def _default_range(self) -> dict[str, Any]:
         now = self.clock()
         return {
-            "default_start": _input_time(now - OVERVIEW_DAYS * 86400),
-            "default_end": _input_time(now + 60),
+            "default_start": input_time(now - OVERVIEW_DAYS * 86400),
+            "default_end": input_time(now + 60),
         }
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """A urlencoded form's fields (the first value of each), bounded in size."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return {}
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
 
 
 def _line(label: str, series: Series, interval: int, rolling: bool = False, band: bool = False) -> Line:
@@ -280,19 +272,3 @@ def _interval(series: Series) -> int:
         if len(series.points(minutes * 60, rolling=True)) <= MAX_POINTS:
             return minutes
     return CHART_INTERVALS[-1]
-
-
-def _local_time(text: str) -> float:
-    """Epoch seconds from a datetime-local input, read as UTC; ValueError."""
-    try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date and time") from None
-
-
-def _input_time(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M")
-
-
-def _when(epoch: float | None) -> str:
-    return "—" if epoch is None else datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
