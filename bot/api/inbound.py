@@ -15,7 +15,6 @@ PREFIX = "/personalizer/v1.0"
 MAX_JSON_BYTES = 1024 * 1024
 MAX_MODEL_BYTES = 64 * 1024 * 1024
 OPEN_PATHS = frozenset({"/healthz", "/openapi.json", f"{PREFIX}/openapi.json", f"{PREFIX}/openapi.yaml"})
-DASHBOARD = "/dashboard"  # signs in with the same key, once, through its own form and cookie
 
 
 def authorized(scope: Scope, key: bytes) -> bool:
@@ -53,6 +52,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+DASHBOARD = "/dashboard"  # signs in with the same key, once, through its own form and cookie
 
 
 class KeyMiddleware:
