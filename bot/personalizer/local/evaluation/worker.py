@@ -35,14 +35,15 @@ def limit_resources() -> None:
 def run_in_worker(database_url: str, kind: str, job_id: str, timeout: float = MAX_SECONDS) -> int:
     """Run one job in a worker process and wait for it; its exit status (negative: killed)."""
     payload = json.dumps({"database_url": database_url, "kind": kind, "id": job_id})
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-    }
+    # The service's cwd and environment are kept (a relative SQLite path means the same file); `bot` is found
+    # from PROJECT_ROOT whatever the cwd.
+    start = (
+        f"import runpy, sys; sys.path.insert(0, {str(PROJECT_ROOT)!r}); "
+        "runpy.run_module('bot.personalizer.local.evaluation', run_name='__main__')"
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.personalizer.local.evaluation"],
+        [sys.executable, "-c", start],
         stdin=subprocess.PIPE,
-        env=env,
         preexec_fn=limit_resources,  # noqa: PLW1509 - the service starts workers from one thread
         close_fds=True,
     )
