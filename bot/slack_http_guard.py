@@ -17,7 +17,6 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -154,11 +153,9 @@ def build_slack_endpoint(bolt_app: App, signing_secret: str) -> Endpoint:
             refusals.refused("not signed by Slack")
             return PlainTextResponse("Invalid request", status_code=401)
         try:
-            parsed = parse_body(body.decode("utf-8"), request.headers.get("content-type"))
-            problem = envelope_problem(parsed)
-            if problem is None:
-                bolt_request = to_bolt_request(request, body)  # parses again, now known to be safe
-        except Exception as exc:  # a parser of signed but untrusted text: any failure means malformed
+            bolt_request = to_bolt_request(request, body)  # parses the body: payload=<json>, JSON or form
+            problem = envelope_problem(bolt_request.body)
+        except Exception as exc:  # Bolt's parser on signed but untrusted text: any failure means malformed
             problem = type(exc).__name__
         if problem is not None:
             logger.warning("refused a signed request to /slack/events that is not Slack's: %s", problem)
