@@ -24,7 +24,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests" / "support")]
 
 from slack_fakes import FakeSlack, RunningApp, app_environment, command_body, sign, start_app  # noqa: E402
-from slack_hostile import Slowloris, healthz_seconds, rss_mb, send_chunked  # noqa: E402
+from slack_hostile import Slowloris, hang_replies, healthz_seconds, rss_mb, send_chunked, unsigned  # noqa: E402
 
 BYSTANDER_CAP = 15.0  # seconds; a reply later than this counts as this
 FORGED = "\n2026-01-01 00:00:00,000 ERROR bot.forged: FORGED-LOG-LINE\n"
@@ -109,14 +108,6 @@ def post(app: RunningApp, body: bytes, headers: dict[str, str]) -> str:
         return type(exc).__name__
 
 
-def unsigned(timestamp: str) -> dict[str, str]:
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": "v0=" + "0" * 64,
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
 def attack_log_flood(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
     before = app.log_path.stat().st_size
     body = ("text=hi" + FORGED + "&" + "x" * 900_000).encode()
@@ -161,22 +152,9 @@ def attack_chunked(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
 
 
 def attack_hanging_replies(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
-    hang_commands(app, fake, "hang", 18, out)
+    out.statuses.update(hang_replies(app, fake, "hang", 18))
     time.sleep(6)  # the bystander keeps asking while the 18 replies hang
     out.note = "18 response_urls that never answer"
-
-
-def hang_commands(app: RunningApp, fake: FakeSlack, prefix: str, count: int, out: Outcome) -> None:
-    """`count` slash commands whose response_urls hang for a minute."""
-
-    def send(i: int) -> str:
-        name = f"{prefix}-{i}"
-        fake.delays[f"respond/{name}"] = 60.0
-        body = command_body("salty night", fake.response_url(name), user=f"U{prefix.upper()}{i}")
-        return post(app, body.encode(), sign(body))
-
-    with ThreadPoolExecutor(8) as clients:
-        out.statuses.update(clients.map(send, range(count)))
 
 
 def attack_slow_users_info(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
@@ -206,7 +184,7 @@ def attack_slowloris(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
 
 
 def attack_sigterm(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
-    hang_commands(app, fake, "term", 300, out)
+    out.statuses.update(hang_replies(app, fake, "term", 300))
     started = time.monotonic()
     app.process.send_signal(signal.SIGTERM)
     try:

@@ -8,17 +8,11 @@ from urllib.parse import urlencode
 
 import pytest
 from slack_fakes import SIGNING_SECRET, FakeSlack, RunningApp, block_action, command_body, sign
-from slack_hostile import bystander_seconds, rss_mb, send_chunked
+from slack_hostile import FORM, bystander_seconds, rss_mb, send_chunked, unsigned
 
 from blocks import ids
 
 FORGED = "2026-01-01 00:00:00,000 ERROR bot.forged: FORGED-LOG-LINE"
-FORM = "application/x-www-form-urlencoded"
-
-
-def unsigned(timestamp: str = "", signature: str = "v0=" + "0" * 64) -> dict[str, str]:
-    """Headers an attacker can send: any timestamp, a signature made without the secret."""
-    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature, "Content-Type": FORM}
 
 
 def nested(depth: int) -> str:

@@ -5,11 +5,36 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from slack_fakes import FakeSlack, RunningApp
+import requests
+from slack_fakes import FakeSlack, RunningApp, command_body, sign
 
 CHUNK = b"x" * 65536
+FORM = "application/x-www-form-urlencoded"
+
+
+def unsigned(timestamp: str = "", signature: str = "v0=" + "0" * 64) -> dict[str, str]:
+    """Headers an attacker can send: any timestamp, a signature made without the secret."""
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature, "Content-Type": FORM}
+
+
+def hang_replies(app: RunningApp, fake: FakeSlack, prefix: str, count: int, hang: float = 60.0) -> list[str]:
+    """`count` users' slash commands, sent 8 at a time, whose response_urls hang; the answers' statuses."""
+
+    def send(i: int) -> str:
+        name = f"{prefix}-{i}"
+        fake.delays[f"respond/{name}"] = hang
+        body = command_body("salty night", fake.response_url(name), user=f"U{prefix.upper()}{i}")
+        try:
+            url = f"{app.base_url}/slack/events"
+            return str(requests.post(url, data=body.encode(), headers=sign(body), timeout=15).status_code)
+        except requests.RequestException as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(8) as clients:
+        return list(clients.map(send, range(count)))
 
 
 def rss_mb(pid: int) -> float:
