@@ -18,11 +18,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from bot.api.dashboard.pages import build_dashboard
 from bot.api.dispatch import Handler, PersonalizerRouter
 from bot.api.errors import EXCEPTION_HANDLERS, error_body, versioned_error_payload
 from bot.api.evaluation_routes import EvaluationRoutes
 from bot.api.hot_path import EventOperations
-from bot.api.inbound import MAX_JSON_BYTES
+from bot.api.inbound import MAX_JSON_BYTES, OPEN_PATHS, KeyMiddleware
 from bot.api.openapi import every_version_spec, load_spec
 from bot.api.routes import AdminOperations
 from bot.api.versions import BY_NAME, PERSONALIZER, QUERY_VERSION, VERSIONS, Match
@@ -43,16 +44,27 @@ EVALUATION_HANDLERS = {
 }
 
 
-def build_app(loop: Any, key: str, *, max_json_bytes: int = MAX_JSON_BYTES, lifespan: Any = None) -> ASGIApp:
-    """The ASGI app: every Personalizer API version over `loop`, guarded by `key`."""
+def build_app(
+    loop: Any,
+    key: str,
+    *,
+    max_json_bytes: int = MAX_JSON_BYTES,
+    lifespan: Any = None,
+    evaluations: Any = None,
+) -> ASGIApp:
+    """The ASGI app: every Personalizer API version over `loop`, guarded by `key`.
+
+    With `evaluations` (the loop's Evaluations), the evaluation operations and the dashboard too.
+    """
     if not key:
         raise ValueError("PERSONALIZER_KEY is required: the service never runs without a key")
     admin = AdminOperations(loop, key, max_json_bytes, DEFAULT_POLICY)
-    evaluations = EvaluationRoutes(loop, max_json_bytes)
+    evaluation = EvaluationRoutes(loop, max_json_bytes, evaluations)
+    dashboard = [] if evaluations is None else [build_dashboard(loop, evaluations, key)]
     handlers: dict[str, Handler] = {}
     for name in BY_NAME:
         if name in EVALUATION_HANDLERS:
-            handlers[name] = _without_match(getattr(evaluations, EVALUATION_HANDLERS[name]))
+            handlers[name] = _without_match(getattr(evaluation, EVALUATION_HANDLERS[name]))
         elif hasattr(admin, name):
             handlers[name] = getattr(admin, name)
     specs = every_version_spec(load_spec())
@@ -68,10 +80,13 @@ def build_app(loop: Any, key: str, *, max_json_bytes: int = MAX_JSON_BYTES, life
                 if v.in_path
                 for kind in ("json", "yaml")
             ],
+            *dashboard,
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    # Behind the router: the key guards whatever is not /personalizer (the dashboard signs in itself).
+    starlette.add_middleware(KeyMiddleware, key=key)
     return PersonalizerRouter(
         starlette,
         key,
@@ -80,12 +95,6 @@ def build_app(loop: Any, key: str, *, max_json_bytes: int = MAX_JSON_BYTES, life
         versioned_error_payload,
         is_open_path,
     )
-
-
-OPEN_PATHS = frozenset(
-    {"/healthz", "/openapi.json"}
-    | {f"{base}/openapi.{kind}" for base in {v.base for v in VERSIONS.values()} for kind in ("json", "yaml")}
-)
 
 
 def is_open_path(path: str) -> bool:

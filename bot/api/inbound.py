@@ -11,12 +11,17 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.api.errors import UNAUTHORIZED, TooLarge
+from bot.api.versions import VERSIONS
 from bot.personalizer.base import InvalidRequest
 
 PREFIX = "/personalizer/v1.0"
 MAX_JSON_BYTES = 1024 * 1024
 MAX_MODEL_BYTES = 64 * 1024 * 1024
-OPEN_PATHS = frozenset({"/healthz", "/openapi.json", f"{PREFIX}/openapi.json", f"{PREFIX}/openapi.yaml"})
+# /healthz and every API version's OpenAPI description.
+OPEN_PATHS = frozenset(
+    {"/healthz", "/openapi.json"}
+    | {f"{base}/openapi.{kind}" for base in {v.base for v in VERSIONS.values()} for kind in ("json", "yaml")}
+)
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps with options builds one per call
 
 
@@ -57,6 +62,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+DASHBOARD = "/dashboard"  # signs in with the same key, once, through its own form and cookie
+
+
 class KeyMiddleware:
     """401 unless Ocp-Apim-Subscription-Key matches; only /healthz and the spec are open."""
 
@@ -65,7 +73,9 @@ class KeyMiddleware:
         self.key = key.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS and not authorized(scope, self.key):
+        path = scope.get("path", "")
+        open_path = path in OPEN_PATHS or path == DASHBOARD or path.startswith(DASHBOARD + "/")
+        if scope["type"] == "http" and not open_path and not authorized(scope, self.key):
             await JSONResponse(UNAUTHORIZED, status_code=401)(scope, receive, send)
             return
         await self.app(scope, receive, send)
