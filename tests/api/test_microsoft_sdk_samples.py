@@ -17,6 +17,7 @@ import requests
 from microsoft_sdk import running_service, sdk_environment, sdk_source
 
 KEY = "microsoft-samples-key"
+pytestmark = pytest.mark.timeout(600)
 SAMPLES = (
     "rank_actions_and_reward_events.py",
     "multi_slot_rank_actions_and_reward_events.py",

@@ -19,6 +19,8 @@ import requests
 from microsoft_sdk import running_service, sdk_environment, sdk_source
 
 KEY = "microsoft-suite-key"
+# The suite runs once, in the first test's fixture: two services and 34 tests, evaluations included.
+pytestmark = pytest.mark.timeout(1200)
 TEST_FILES = (
     "test_rank.py",
     "test_rank_async.py",
