@@ -1,0 +1,138 @@
+"""Learning across worlds: the service, through its REST API and Microsoft's client, beside LinUCB and raw VW.
+
+Families of synthetic worlds (bench/worlds_synthetic.py: linear, clustered, kernel, neural; 5 fresh actions
+per step, 5 numeric context and 5 numeric action features), several seeds each. The service is the real
+learning loop on a temporary SQLite file with its default settings except a 1 s model update frequency,
+served by the production uvicorn stack on loopback and played with `azure-cognitiveservices-personalizer`'s
+`rank` and `events.reward`. Traffic assumption as in bench/bench_learning.py: 10 ranks per second on an
+injected clock, `train_once()` each time the clock passes the model update frequency, so rank serves a model
+published up to 10 events ago. The references (bench/worlds_references.py) learn after every step. Every
+player of a seed faces the same contexts, actions and click dice.
+
+    nice -n 15 .venv/bin/python bench/bench_worlds.py            # 4 families x 3 seeds x 3000 steps
+    nice -n 15 .venv/bin/python bench/bench_worlds.py --quick    # 1 seed x 1000 steps, no PNGs
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.worlds_plot import plot_family  # noqa: E402
+from bench.worlds_references import (  # noqa: E402
+    LINUCB,
+    VW_REFERENCES,
+    play_linucb,
+    play_uniform,
+    play_vw,
+)
+from bench.worlds_service import SERVICE, default_policy, play_service  # noqa: E402
+from bench.worlds_synthetic import FAMILIES, SyntheticEpisode, episode  # noqa: E402
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+UNIFORM = "uniform choice"
+Player = Callable[[SyntheticEpisode], list[float]]
+
+
+def players(workdir: str) -> dict[str, Player]:
+    """Every player of a run, the service first; the references are all but the service and uniform."""
+    out: dict[str, Player] = {SERVICE: lambda e: play_service(e, workdir), LINUCB: play_linucb}
+    for name, args in VW_REFERENCES.items():
+        out[name] = lambda e, args=args: play_vw(e, args)
+    out[UNIFORM] = play_uniform
+    return out
+
+
+def mean(values: list[float]) -> float:
+    """The arithmetic mean."""
+    return sum(values) / len(values)
+
+
+def run(families: list[str], seeds: int, steps: int) -> dict[str, dict[str, list[list[float]]]]:
+    """Rewards per family, player and seed."""
+    results: dict[str, dict[str, list[list[float]]]] = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        for family in families:
+            results[family] = {}
+            for seed in range(seeds):
+                world = episode(family, seed, steps)
+                for name, play in players(workdir).items():
+                    started = time.perf_counter()
+                    rewards = play(world)
+                    results[family].setdefault(name, []).append(rewards)
+                    print(
+                        f"  {family} seed {seed}: {mean(rewards):.3f} in {time.perf_counter() - started:5.1f} s"
+                        f"  {name}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    return results
+
+
+def report(results: dict[str, dict[str, list[list[float]]]], seeds: int, steps: int, plots: bool) -> None:
+    """Print a table per family, the summary of ratios, and write the PNGs."""
+    summary = []
+    totals: dict[str, list[float]] = {}
+    for family, by_player in results.items():
+        worlds = [episode(family, seed, steps) for seed in range(seeds)]
+        oracle = mean([w.best_expected() for w in worlds])
+        print(f"\n**{family}** worlds, {seeds} seeds x {steps} steps (best possible {oracle:.3f})\n")
+        print("| player | average reward | worst seed | last third |")
+        print("|---|---|---|---|")
+        averages = {}
+        for name, runs in by_player.items():
+            per_seed = [mean(r) for r in runs]
+            averages[name] = mean(per_seed)
+            totals.setdefault(name, []).extend(per_seed)
+            last = mean([mean(r[-steps // 3 :]) for r in runs])
+            print(f"| {name} | {averages[name]:.3f} | {min(per_seed):.3f} | {last:.3f} |")
+        references = {n: a for n, a in averages.items() if n not in (SERVICE, UNIFORM)}
+        best = max(references, key=references.__getitem__)
+        summary.append((family, averages[SERVICE], best, references[best], averages[SERVICE] / averages[LINUCB]))
+        if plots:
+            DOCS.mkdir(exist_ok=True)
+            path = DOCS / f"learning-worlds-{family}.png"
+            plot_family(family, by_player, [w.probabilities.max(axis=1) for w in worlds], SERVICE, path)
+            print(f"\nwrote docs/{path.name}")
+    print("\n| family | service | best reference | its reward | service / best | service / LinUCB |")
+    print("|---|---|---|---|---|---|")
+    for family, service, best, reward, vs_linucb in summary:
+        print(f"| {family} | {service:.3f} | {best} | {reward:.3f} | {service / reward:.3f} | {vs_linucb:.3f} |")
+    overall = {n: mean(v) for n, v in totals.items() if n not in (SERVICE, UNIFORM)}
+    best = max(overall, key=overall.__getitem__)
+    service = mean(totals[SERVICE])
+    print(
+        f"| overall | {service:.3f} | {best} | {overall[best]:.3f} | {service / overall[best]:.3f} "
+        f"| {service / overall[LINUCB]:.3f} |"
+    )
+    print(f"| worst family ratio | | | | {min(s / r for _, s, _, r, _ in summary):.3f} | |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--quick", action="store_true", help="1 seed of 1000 steps per family, no PNGs")
+    parser.add_argument("--no-plots", action="store_true")
+    options = parser.parse_args()
+    if options.quick:
+        options.seeds, options.steps, options.no_plots = 1, 1000, True
+    families = options.families.split(",")
+    started = time.perf_counter()
+    print(f"service policy (DEFAULT_POLICY): {default_policy()}")
+    results = run(families, options.seeds, options.steps)
+    report(results, options.seeds, options.steps, not options.no_plots)
+    print(f"\n{time.perf_counter() - started:.0f} s in all")
+
+
+if __name__ == "__main__":
+    main()
