@@ -15,7 +15,7 @@ from slack_fakes import REPO, REVOKED_TOKEN, FakeSlack, app_environment, start_a
 from sqlalchemy import select
 
 from bot.db import create_database_engine
-from bot.personalizer import store
+from bot.personalizer.local import store
 
 
 def _run(
@@ -150,4 +150,4 @@ def test_sigterm_stops_the_http_bot_cleanly_after_finishing_acked_work(
     assert app.process.wait(timeout=20) in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM once stopped
     assert len(fake_slack.responses("sigterm")) == 1  # the acked suggestion was still delivered
     log = app.log()
-    assert "whatsfordinner: stopped" in log and "Traceback" not in log
+    assert "bot.slack_server: stopped" in log and "Traceback" not in log
