@@ -100,7 +100,7 @@ def get_actions() -> list[RankableAction]:
 # fmt: on
 
 
-def test_the_seed_quickstart_calls_succeed(service: Service) -> None:
+def test_the_personalizer_quickstart_calls_succeed(service: Service) -> None:
     client = PersonalizerClient(service.endpoint, CognitiveServicesCredentials(KEY))
     eventid = str(uuid.uuid4())
     context = [{"taste_preference": "salty"}, {"time_of_day": "morning"}]  # what its two prompts build

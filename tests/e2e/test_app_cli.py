@@ -87,7 +87,9 @@ def test_auto_without_slack_says_how_to_connect_then_runs_the_console(tmp_path: 
     assert by_context == {("sweet", "evening"): 1.0, ("salty", "night"): 0.0}
 
 
-def test_console_handles_invalid_input_as_the_seed_does_and_stops_at_end_of_input(tmp_path: Path) -> None:
+def test_console_handles_invalid_input_as_the_quickstart_does_and_stops_at_end_of_input(
+    tmp_path: Path,
+) -> None:
     result = _run(["console"], {}, tmp_path, stdin="7\nabc\nmaybe\n\n1\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout

@@ -5,13 +5,13 @@ import pytest
 from bot.personalizer.local.features import FeatureError, action_line, context_line
 
 
-def test_seed_context_becomes_one_shared_line():
+def test_quickstart_context_becomes_one_shared_line():
     assert context_line([{"taste_preference": "sweet"}, {"time_of_day": "evening"}]) == (
         "shared |C taste_preference=sweet time_of_day=evening"
     )
 
 
-def test_seed_actions_carry_their_id_and_features():
+def test_quickstart_actions_carry_their_id_and_features():
     assert action_line("pasta", [{"taste": "salty", "spice_level": "medium"}, {"nutrition_level": 5}]) == (
         "|A id=pasta taste=salty spice_level=medium nutrition_level:5"
     )

@@ -21,7 +21,7 @@ def loop(database_url, clock):
     loop.close()
 
 
-def test_seed_request_ranks_every_action_with_excluded_last_at_zero(loop):
+def test_quickstart_request_ranks_every_action_with_excluded_last_at_zero(loop):
     result = loop.rank(RankRequest(SEED_CONTEXT, SEED_ACTIONS, ["juice"], event_id="seed-event"))
     assert result.event_id == "seed-event"
     assert [r.id for r in result.ranking][0] == result.reward_action_id
