@@ -94,7 +94,9 @@ def report(results: dict[str, dict[str, list[list[float]]]], seeds: int, steps: 
             print(f"| {name} | {averages[name]:.3f} | {min(per_seed):.3f} | {last:.3f} |")
         references = {n: a for n, a in averages.items() if n not in (SERVICE, UNIFORM)}
         best = max(references, key=references.__getitem__)
-        summary.append((family, averages[SERVICE], best, references[best], averages[SERVICE] / averages[LINUCB]))
+        summary.append(
+            (family, averages[SERVICE], best, references[best], averages[SERVICE] / averages[LINUCB])
+        )
         if plots:
             DOCS.mkdir(exist_ok=True)
             path = DOCS / f"learning-worlds-{family}.png"
@@ -103,7 +105,9 @@ def report(results: dict[str, dict[str, list[list[float]]]], seeds: int, steps: 
     print("\n| family | service | best reference | its reward | service / best | service / LinUCB |")
     print("|---|---|---|---|---|---|")
     for family, service, best, reward, vs_linucb in summary:
-        print(f"| {family} | {service:.3f} | {best} | {reward:.3f} | {service / reward:.3f} | {vs_linucb:.3f} |")
+        print(
+            f"| {family} | {service:.3f} | {best} | {reward:.3f} | {service / reward:.3f} | {vs_linucb:.3f} |"
+        )
     overall = {n: mean(v) for n, v in totals.items() if n not in (SERVICE, UNIFORM)}
     best = max(overall, key=overall.__getitem__)
     service = mean(totals[SERVICE])
@@ -119,13 +123,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--families", default=",".join(FAMILIES))
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--seeds", type=int, help="seeds per family (3; 1 with --quick)")
+    parser.add_argument("--steps", type=int, help="steps per world (3000; 1000 with --quick)")
     parser.add_argument("--quick", action="store_true", help="1 seed of 1000 steps per family, no PNGs")
     parser.add_argument("--no-plots", action="store_true")
     options = parser.parse_args()
-    if options.quick:
-        options.seeds, options.steps, options.no_plots = 1, 1000, True
+    options.seeds = options.seeds or (1 if options.quick else 3)
+    options.steps = options.steps or (1000 if options.quick else 3000)
+    options.no_plots = options.no_plots or options.quick
     families = options.families.split(",")
     started = time.perf_counter()
     print(f"service policy (DEFAULT_POLICY): {default_policy()}")

@@ -93,4 +93,3 @@ def play_uniform(episode: SyntheticEpisode) -> list[float]:
     """A uniformly random choice with the same seeded generator the VW players draw with."""
     rng = random.Random(1_000_003 * episode.seed + 17)
     return [episode.reward(step, rng.randrange(episode.actions.shape[1])) for step in range(episode.steps)]
-

@@ -15,10 +15,9 @@ from azure.cognitiveservices.personalizer.models import RankableAction, RankRequ
 from msrest.authentication import CognitiveServicesCredentials
 
 from bench.worlds_synthetic import SyntheticEpisode
-from bot.personalizer.api import build_app
-from bot.personalizer.loop import open_learning_loop
-from bot.personalizer.service import serving_in_thread
-from bot.personalizer.settings import LoopSettings
+from bot.api.asgi import build_app
+from bot.api.server import serving_in_thread
+from bot.personalizer.local import LoopSettings, open_learning_loop
 
 SERVICE = "service, default settings (REST, Microsoft's client, 1 s model updates)"
 KEY = "bench-worlds-key"

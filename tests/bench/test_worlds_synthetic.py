@@ -5,6 +5,7 @@ import pytest
 
 from bench.worlds_references import action_lines, play_linucb, play_uniform, shared_line
 from bench.worlds_synthetic import FAMILIES, episode
+from bot.personalizer.local.features import action_line, context_line
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -34,8 +35,10 @@ def test_every_step_shows_five_fresh_actions_with_five_numeric_features(family: 
     action = world.action_features(7, 2)
     assert list(action[0]) == ["f0", "f1", "f2", "f3", "f4"]
     assert action[0]["f3"] == world.actions[7, 2, 3]
-    assert shared_line(world, 7).startswith("shared |C x0:")
-    assert action_lines(world, 7)[2] == "|A " + " ".join(f"f{i}:{v!r}" for i, v in action[0].items())
+    # The references read the same numbers the service's featurization writes.
+    assert shared_line(world, 7) == context_line(context)
+    assert action_lines(world, 7)[2] == "|A " + " ".join(f"{k}:{v!r}" for k, v in action[0].items())
+    assert action_lines(world, 7)[2][3:] in action_line(world.action_ids(7)[2], action)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
