@@ -32,7 +32,7 @@ from bench.worlds_references import (  # noqa: E402
     play_uniform,
     play_vw,
 )
-from bench.worlds_service import SERVICE, default_policy, play_service  # noqa: E402
+from bench.worlds_service import SERVICE, default_policy, play_service, service_label  # noqa: E402
 from bench.worlds_synthetic import FAMILIES, SyntheticEpisode, episode  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -40,9 +40,12 @@ UNIFORM = "uniform choice"
 Player = Callable[[SyntheticEpisode], list[float]]
 
 
-def players(workdir: str) -> dict[str, Player]:
-    """Every player of a run, the service first; the references are all but the service and uniform."""
-    out: dict[str, Player] = {SERVICE: lambda e: play_service(e, workdir), LINUCB: play_linucb}
+def players(workdir: str, variant: tuple[str | None, float | None] | None) -> dict[str, Player]:
+    """Every player of a run, the service first; the references are all but the services and uniform."""
+    out: dict[str, Player] = {SERVICE: lambda e: play_service(e, workdir)}
+    if variant is not None:
+        out[service_label(*variant)] = lambda e: play_service(e, workdir, *variant)
+    out[LINUCB] = play_linucb
     for name, args in VW_REFERENCES.items():
         out[name] = lambda e, args=args: play_vw(e, args)
     out[UNIFORM] = play_uniform
@@ -54,7 +57,9 @@ def mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
-def run(families: list[str], seeds: int, steps: int) -> dict[str, dict[str, list[list[float]]]]:
+def run(
+    families: list[str], seeds: int, steps: int, variant: tuple[str | None, float | None] | None
+) -> dict[str, dict[str, list[list[float]]]]:
     """Rewards per family, player and seed."""
     results: dict[str, dict[str, list[list[float]]]] = {}
     with tempfile.TemporaryDirectory() as workdir:
@@ -62,7 +67,7 @@ def run(families: list[str], seeds: int, steps: int) -> dict[str, dict[str, list
             results[family] = {}
             for seed in range(seeds):
                 world = episode(family, seed, steps)
-                for name, play in players(workdir).items():
+                for name, play in players(workdir, variant).items():
                     started = time.perf_counter()
                     rewards = play(world)
                     results[family].setdefault(name, []).append(rewards)
@@ -75,9 +80,14 @@ def run(families: list[str], seeds: int, steps: int) -> dict[str, dict[str, list
     return results
 
 
+def is_service(name: str) -> bool:
+    """Whether a row is the service (with its defaults or changed settings) rather than a reference."""
+    return name.startswith("service")
+
+
 def report(results: dict[str, dict[str, list[list[float]]]], seeds: int, steps: int, plots: bool) -> None:
     """Print a table per family, the summary of ratios, and write the PNGs."""
-    summary = []
+    summary: list[tuple[str, str, float, str, float, float]] = []
     totals: dict[str, list[float]] = {}
     for family, by_player in results.items():
         worlds = [episode(family, seed, steps) for seed in range(seeds)]
@@ -92,30 +102,33 @@ def report(results: dict[str, dict[str, list[list[float]]]], seeds: int, steps: 
             totals.setdefault(name, []).extend(per_seed)
             last = mean([mean(r[-steps // 3 :]) for r in runs])
             print(f"| {name} | {averages[name]:.3f} | {min(per_seed):.3f} | {last:.3f} |")
-        references = {n: a for n, a in averages.items() if n not in (SERVICE, UNIFORM)}
+        references = {n: a for n, a in averages.items() if not is_service(n) and n != UNIFORM}
         best = max(references, key=references.__getitem__)
-        summary.append(
-            (family, averages[SERVICE], best, references[best], averages[SERVICE] / averages[LINUCB])
-        )
+        for name in filter(is_service, averages):
+            summary.append((family, name, averages[name], best, references[best], references[LINUCB]))
         if plots:
             DOCS.mkdir(exist_ok=True)
             path = DOCS / f"learning-worlds-{family}.png"
             plot_family(family, by_player, [w.probabilities.max(axis=1) for w in worlds], SERVICE, path)
             print(f"\nwrote docs/{path.name}")
-    print("\n| family | service | best reference | its reward | service / best | service / LinUCB |")
-    print("|---|---|---|---|---|---|")
-    for family, service, best, reward, vs_linucb in summary:
-        print(
-            f"| {family} | {service:.3f} | {best} | {reward:.3f} | {service / reward:.3f} | {vs_linucb:.3f} |"
-        )
-    overall = {n: mean(v) for n, v in totals.items() if n not in (SERVICE, UNIFORM)}
+    overall = {n: mean(v) for n, v in totals.items() if not is_service(n) and n != UNIFORM}
     best = max(overall, key=overall.__getitem__)
-    service = mean(totals[SERVICE])
-    print(
-        f"| overall | {service:.3f} | {best} | {overall[best]:.3f} | {service / overall[best]:.3f} "
-        f"| {service / overall[LINUCB]:.3f} |"
-    )
-    print(f"| worst family ratio | | | | {min(s / r for _, s, _, r, _ in summary):.3f} | |")
+    for name in filter(is_service, totals):
+        print(f"\n{name}:\n")
+        print("| family | service | best reference | its reward | service / best | service / LinUCB |")
+        print("|---|---|---|---|---|---|")
+        rows = [row for row in summary if row[1] == name]
+        for family, _, service, ref, reward, linucb in rows:
+            print(
+                f"| {family} | {service:.3f} | {ref} | {reward:.3f} | {service / reward:.3f} "
+                f"| {service / linucb:.3f} |"
+            )
+        service = mean(totals[name])
+        print(
+            f"| overall | {service:.3f} | {best} | {overall[best]:.3f} | {service / overall[best]:.3f} "
+            f"| {service / overall[LINUCB]:.3f} |"
+        )
+        print(f"| worst family | | | | {min(r[2] / r[4] for r in rows):.3f} | |")
 
 
 def main() -> None:
@@ -127,6 +140,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="steps per world (3000; 1000 with --quick)")
     parser.add_argument("--quick", action="store_true", help="1 seed of 1000 steps per family, no PNGs")
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument(
+        "--policy", help="also play the service with this policy (PUT /configurations/policy)"
+    )
+    parser.add_argument("--exploration", type=float, help="... and with this explorationPercentage")
     options = parser.parse_args()
     options.seeds = options.seeds or (1 if options.quick else 3)
     options.steps = options.steps or (1000 if options.quick else 3000)
@@ -134,7 +151,10 @@ def main() -> None:
     families = options.families.split(",")
     started = time.perf_counter()
     print(f"service policy (DEFAULT_POLICY): {default_policy()}")
-    results = run(families, options.seeds, options.steps)
+    variant = None
+    if options.policy is not None or options.exploration is not None:
+        variant = (options.policy, options.exploration)
+    results = run(families, options.seeds, options.steps, variant)
     report(results, options.seeds, options.steps, not options.no_plots)
     print(f"\n{time.perf_counter() - started:.0f} s in all")
 

@@ -39,12 +39,13 @@ def action_lines(episode: SyntheticEpisode, step: int) -> list[str]:
     ]
 
 
-def _draw(pmf: list[float], rng: random.Random) -> int:
-    draw = rng.random() * sum(pmf)
+def draw(pmf: list[float], rng: random.Random) -> int:
+    """An index drawn from a distribution with the given generator."""
+    point = rng.random() * sum(pmf)
     total = 0.0
     for index, p in enumerate(pmf):
         total += p
-        if draw < total:
+        if point < total:
             return index
     return len(pmf) - 1
 
@@ -58,7 +59,7 @@ def play_vw(episode: SyntheticEpisode, args: str) -> list[float]:
         for step in range(episode.steps):
             shared, lines = shared_line(episode, step), action_lines(episode, step)
             pmf = list(workspace.predict([shared, *lines]))
-            chosen = _draw(pmf, rng)
+            chosen = draw(pmf, rng)
             reward = episode.reward(step, chosen)
             rewards.append(reward)
             lines[chosen] = f"0:{-reward}:{pmf[chosen]} {lines[chosen]}"

@@ -9,6 +9,7 @@ stack on a free loopback port; each step is one `client.rank` and one `client.ev
 from __future__ import annotations
 
 import os
+import uuid
 
 from azure.cognitiveservices.personalizer import PersonalizerClient
 from azure.cognitiveservices.personalizer.models import RankableAction, RankRequest
@@ -31,16 +32,38 @@ def default_policy() -> str:
     return LoopSettings().policy
 
 
-def play_service(episode: SyntheticEpisode, workdir: str) -> list[float]:
-    """Play an episode through the service's REST API; the rewards, one per step."""
+def service_label(policy: str | None, exploration: float | None) -> str:
+    """The row name of the service with some settings changed from their defaults."""
+    changed = []
+    if policy is not None:
+        changed.append(f"policy `{policy}`")
+    if exploration is not None:
+        changed.append(f"explorationPercentage {exploration:g}")
+    return f"service, {', '.join(changed)} (REST)" if changed else SERVICE
+
+
+def play_service(
+    episode: SyntheticEpisode,
+    workdir: str,
+    policy: str | None = None,
+    exploration: float | None = None,
+) -> list[float]:
+    """Play an episode through the service's REST API; the rewards, one per step.
+
+    policy and exploration, when given, replace the defaults as PUT /configurations would.
+    """
     ticks = [0]
 
     def clock() -> float:
         return START + ticks[0] * STEP_SECONDS
 
     steps_per_update = round(MODEL_UPDATE_FREQUENCY / STEP_SECONDS)
-    database = os.path.join(workdir, f"service-{episode.family}-{episode.seed}.db")
+    database = os.path.join(workdir, f"service-{episode.family}-{episode.seed}-{uuid.uuid4().hex}.db")
     settings = LoopSettings(model_export_frequency=MODEL_UPDATE_FREQUENCY)
+    if policy is not None:
+        settings = settings.with_changes(policy=policy)
+    if exploration is not None:
+        settings = settings.with_changes(exploration_percentage=exploration)
     loop = open_learning_loop(f"sqlite:///{database}", settings, clock=clock, run_trainer=False)
     rewards: list[float] = []
     try:
