@@ -25,10 +25,14 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest
 
+## lint: style, types, and which way imports run (pyproject.toml's import-linter contracts)
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy bot blocks
+	$(BIN)/lint-imports
+	@! grep -rnE 'os\.environ|os\.getenv' bot blocks --include='*.py' || \
+		{ echo "only app.py reads the environment"; exit 1; }
 
 ## bench: every benchmark; tables on stdout, PNGs under docs/
 bench: $(VENV)/.dev

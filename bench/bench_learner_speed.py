@@ -1,7 +1,7 @@
 """Learner speed in process: rank latency with logging included, and reward ingestion, on SQLite.
 
 Rank: `LearningLoop.rank` on a temporary SQLite file (WAL) with a published model, 8 context features and 6
-features per action (as BENCHMARKS.md's VW reference), 4 and 50 actions; each call returns only after its
+features per action (as the VW reference in docs/benchmarks.md), 4 and 50 actions; each call returns only after its
 event is durable. Rewards: one `LearningLoop.reward` per ranked event, sequential and from N threads.
 
     .venv/bin/python bench/bench_learner_speed.py
@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.personalizer.base import RankableAction, RankRequest  # noqa: E402
-from bot.personalizer.loop import LearningLoop, open_learning_loop  # noqa: E402
-from bot.personalizer.settings import DEFAULT_POLICY, LoopSettings  # noqa: E402
+from bot.personalizer.local.loop import LearningLoop, open_learning_loop  # noqa: E402
+from bot.personalizer.local.settings import DEFAULT_POLICY, LoopSettings  # noqa: E402
 
 CONTEXT = [
     {"user": "ana", "taste_preference": "salty", "time_of_day": "evening", "weekday": "friday"},

@@ -32,8 +32,8 @@ from bench.policy_search import (  # noqa: E402
 )
 from bench.worlds import WORLDS, Episode  # noqa: E402
 from bot.personalizer.base import RankableAction, RankRequest  # noqa: E402
-from bot.personalizer.loop import open_learning_loop  # noqa: E402
-from bot.personalizer.settings import DEFAULT_POLICY, LoopSettings  # noqa: E402
+from bot.personalizer.local.loop import open_learning_loop  # noqa: E402
+from bot.personalizer.local.settings import DEFAULT_POLICY, LoopSettings  # noqa: E402
 
 STEP_SECONDS = 0.1
 MODEL_UPDATE_FREQUENCY = 1.0

@@ -34,7 +34,7 @@ import bench_service_load as load_bench  # noqa: E402
 from bench_service_load import KEY, free_port  # noqa: E402
 
 from bot.db import create_database_engine  # noqa: E402
-from bot.personalizer import store  # noqa: E402
+from bot.personalizer.local import store  # noqa: E402
 
 RANK_BODY = {
     "contextFeatures": [{"taste_preference": "sweet"}, {"time_of_day": "night"}],

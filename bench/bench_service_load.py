@@ -1,6 +1,6 @@
 """Load: rank+reward pairs through `python app.py personalizer`, beside a trivial endpoint on the same stack.
 
-wrk drives 16 connections on loopback: each connection ranks (the seed's four actions, a fresh event ID),
+wrk drives 16 connections on loopback: each connection ranks (the quickstart's four actions, a fresh event ID),
 and as soon as a rank is answered its event is rewarded on the next free connection. The trivial endpoint
 (GET /healthz of the same server process) is the ceiling of the stack. After each run the log is checked:
 every rank answered 201 is an event, every reward answered 204 a stored reward.
@@ -32,11 +32,11 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.api.asgi import build_app  # noqa: E402
+from bot.api.server import serving_in_thread  # noqa: E402
 from bot.db import create_database_engine  # noqa: E402
-from bot.personalizer import store  # noqa: E402
-from bot.personalizer.api import build_app  # noqa: E402
 from bot.personalizer.base import RankedAction, RankRequest, RankResult  # noqa: E402
-from bot.personalizer.service import serving_in_thread  # noqa: E402
+from bot.personalizer.local import store  # noqa: E402
 
 KEY = "bench-key"
 PAIRS_LUA = r"""

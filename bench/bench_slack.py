@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests" / "e2e")]
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "support")]
 
 from slack_fakes import FakeSlack, RunningApp, app_environment, block_action, command_body, sign, start_app  # noqa: E402
 
@@ -248,7 +248,7 @@ after {WARMUP} warm-up commands that are not counted; then {SEQUENTIAL} of each 
 - **app CPU per request**: user + system CPU time of the app process over the row, divided by its requests
   (what the latencies cost, whatever else the host was running).
 
-Targets (issue 2, on 2 cores): p99 ack under 100 ms, p99 to suggestion under 300 ms. Client, fake Slack
+Targets (on 2 cores): p99 ack under 100 ms, p99 to suggestion under 300 ms. Client, fake Slack
 and app share the machine, so the figures include their contention; each run starts a fresh app and
 database, and the runs show how much the figures move from one to the next.
 

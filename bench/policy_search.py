@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import vowpalwabbit  # noqa: E402
 
 from bench.worlds import WORLDS, Episode, World  # noqa: E402
-from bot.personalizer.features import action_line, context_line  # noqa: E402
+from bot.personalizer.local.features import action_line, context_line  # noqa: E402
 
-# The raw-VW references of BENCHMARKS.md (the tutorial's `-q UA` is our `-q CA`: context × action).
+# The raw-VW references of docs/benchmarks.md (the tutorial's `-q UA` is our `-q CA`: context × action).
 TUTORIAL = "--cb_explore_adf -q CA --epsilon 0.2"
 PERSONALIZER_DEFAULT = "--cb_explore_adf --epsilon 0.2 --power_t 0 -l 0.001 --cb_type mtr -q ::"
 SQUARECB = "--cb_explore_adf -q CA --squarecb"

@@ -1,7 +1,7 @@
 """Simulated worlds for the learning benchmarks: VW's tutorial world and a dinner world of our own.
 
 A world knows nothing of Vowpal Wabbit or of the learner: it hands out contexts and actions in
-Personalizer's shape and says whether the chosen action was clicked. Every random draw comes from the seed
+Personalizer's shape and says whether the chosen action was clicked. Every random draw comes from the random seed
 and is made before any policy acts (`World.episode`), so every policy in a run faces the same users, times
 and dice.
 """
@@ -109,7 +109,7 @@ class TutorialWorld(World):
         return 1.0 if action_id == liked else 0.0
 
 
-# --- Our dinner world over the seed quickstart's context ---------------------------------------------------
+# --- Our dinner world over the Personalizer quickstart's context ---------------------------------------------------
 
 # (id, taste, spice_level, nutrition_level, cuisine): the quickstart's feature names, a bigger menu.
 MENU = [

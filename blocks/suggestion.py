@@ -11,7 +11,7 @@ MAX_CONTEXT_TEXT = 3000
 
 
 def format_ranking(ranking: list[tuple[str, float]]) -> str:
-    """`pasta 0.62 · salad 0.21 · ...` as the seed prints the ranking, cut to fit a context element."""
+    """`pasta 0.62 · salad 0.21 · ...` as the Personalizer quickstart prints the ranking, cut to fit a context element."""
     text = " · ".join(f"{dish} {probability:.2f}" for dish, probability in ranking)
     return text if len(text) <= MAX_CONTEXT_TEXT else text[: MAX_CONTEXT_TEXT - 1] + "…"
 

@@ -11,8 +11,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.menu import DEFAULT_MENU_FILE
-from bot.personalizer.settings import ENV_VARIABLES as LOOP_ENV_VARIABLES
-from bot.personalizer.settings import LoopSettings, settings_from_env
+from bot.personalizer.local import ENV_VARIABLES as LOOP_ENV_VARIABLES
+from bot.personalizer.local import LoopSettings, settings_from_env
 
 DEFAULT_DATABASE_URL = "sqlite:///data/whatsfordinner.db"
 DEFAULT_PORT = 3000

@@ -6,13 +6,12 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from bot.listeners.conversation import context_features
-from bot.menu import TASTES, TIMES_OF_DAY, Menu
+from bot.menu import TASTES, TIMES_OF_DAY, Menu, context_features
 from bot.personalizer.base import Ranker, RankRequest
 
 logger = logging.getLogger(__name__)
 CONSOLE_USER = "console"  # the user feature for terminal sessions, so they learn like one person
-# The seed's prompts and messages, word for word.
+# The Personalizer quickstart's prompts and messages, word for word.
 TASTE_PROMPT = "What type of food would you prefer? Enter number 1.salty 2.sweet\n"
 TIME_PROMPT = "What time of day is it (enter number)? 1. morning 2. afternoon 3. evening 4. night\n"
 ANSWER_PROMPT = "Is this correct?(y/n)\n"
@@ -37,7 +36,7 @@ def run_console(ranker: Ranker, menu: Menu, *, read: Read = input, write: Write 
 
 
 def run_round(ranker: Ranker, menu: Menu, read: Read, write: Write) -> None:
-    """One Rank and one Reward, as the seed's loop body."""
+    """One Rank and one Reward, as the quickstart's loop body."""
     taste = _choose(read, write, TASTE_PROMPT, TASTES)
     time_of_day = _choose(read, write, TIME_PROMPT, TIMES_OF_DAY)
     event_id = str(uuid.uuid4())
@@ -68,7 +67,7 @@ def run_round(ranker: Ranker, menu: Menu, read: Read, write: Write) -> None:
 
 
 def _choose(read: Read, write: Write, prompt: str, values: list[str]) -> str:
-    """The seed's numbered prompt: an invalid answer falls back to the first value, with its message."""
+    """The quickstart's numbered prompt: an invalid answer falls back to the first value, with its message."""
     raw = read(prompt)
     try:
         number = int(raw)

@@ -10,15 +10,19 @@ from typing import Any
 
 import yaml
 
-from bot.personalizer.base import Features, RankableAction
+from bot.personalizer.base import MAX_ID_LENGTH, Features, RankableAction
 
 DEFAULT_MENU_FILE = Path(__file__).with_name("menu.yaml")
-# The seed quickstart's context values, in its order (its prompts number them from 1).
+# The Personalizer quickstart's context values, in its order (its prompts number them from 1).
 TASTES = ["salty", "sweet"]
 TIMES_OF_DAY = ["morning", "afternoon", "evening", "night"]
-MAX_ID_LENGTH = 256  # Personalizer's limit on action IDs
 MAX_DISHES = 50  # Personalizer's recommended maximum of actions per Rank
 DISH_FIELDS = {"id", "features", "excluded"}
+
+
+def context_features(taste: str, time_of_day: str, user_id: str) -> Features:
+    """The Rank context: the quickstart's two features plus the user, so tastes are learned per person."""
+    return [{"taste_preference": taste}, {"time_of_day": time_of_day}, {"user": user_id}]
 
 
 class MenuError(ValueError):

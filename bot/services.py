@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 from bot.config import Config
 from bot.db import create_database_engine
 from bot.menu import Menu, load_menu
-from bot.personalizer.base import Ranker, RankerUnavailable, RankRequest, RankResult
+from bot.personalizer.base import Ranker
+from bot.personalizer.deadline import RankDeadline
 from bot.suggestions import SuggestionStore
 
 logger = logging.getLogger(__name__)
 RANKER_TIMEOUT = 2.0  # seconds; leaves room under Slack's 3 s for the reply itself
-RANK_THREADS = 16
 
 
 @dataclass
@@ -45,7 +43,7 @@ def build_ranker(config: Config, *, run_trainer: bool = True) -> tuple[Ranker, C
 
         azure = AzureRanker(config.personalizer_endpoint, config.personalizer_key, timeout=RANKER_TIMEOUT)
         return azure, _noop
-    from bot.personalizer.loop import open_learning_loop
+    from bot.personalizer.local import open_learning_loop
 
     loop = open_learning_loop(
         config.database_url,
@@ -70,39 +68,6 @@ def build_services(config: Config, *, run_trainer: bool = True) -> Services:
     ranker = RankDeadline(backend, RANKER_TIMEOUT)
     closers = [engine.dispose, close_backend, ranker.close]
     return Services(ranker=ranker, menu=menu, suggestions=suggestions, closers=closers)
-
-
-class RankDeadline:
-    """A Ranker whose rank() gives up after `timeout` seconds, whatever the backend is stuck on.
-
-    Rank only: a reward that timed out might still land, and retrying it could send it twice, so rewards
-    rely on the backend's own timeouts (the Azure client's, the learning loop's write timeout).
-    """
-
-    def __init__(self, backend: Ranker, timeout: float) -> None:
-        self.backend = backend
-        self.timeout = timeout
-        self._pool = ThreadPoolExecutor(max_workers=RANK_THREADS, thread_name_prefix="rank")
-
-    def rank(self, request: RankRequest) -> RankResult:
-        """The backend's rank, or RankerUnavailable once the deadline passes."""
-        future = self._pool.submit(self.backend.rank, request)
-        try:
-            return future.result(timeout=self.timeout)
-        except FutureTimeout:
-            raise RankerUnavailable(f"rank did not answer within {self.timeout:g} s") from None
-
-    def reward(self, event_id: str, value: float) -> None:
-        """The backend's reward."""
-        self.backend.reward(event_id, value)
-
-    def activate(self, event_id: str) -> None:
-        """The backend's activate."""
-        self.backend.activate(event_id)
-
-    def close(self) -> None:
-        """Stop the rank threads (a stuck one is left to finish on its own)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _noop() -> None:

@@ -129,7 +129,7 @@ def test_slack_configured() -> None:
 
 
 def test_env_example_documents_every_variable_with_a_comment() -> None:
-    from bot.personalizer.settings import ENV_VARIABLES
+    from bot.personalizer.local.settings import ENV_VARIABLES
 
     lines = (Path(__file__).parents[1] / ".env.example").read_text().splitlines()
     documented = {}

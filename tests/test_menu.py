@@ -17,7 +17,7 @@ SEED_FEATURES = {
 }
 
 
-def test_shipped_menu_has_the_seed_dishes_with_the_seed_features() -> None:
+def test_shipped_menu_has_the_quickstart_dishes_with_their_features() -> None:
     menu = load_menu(DEFAULT_MENU_FILE)
     features = {d.id: d.features for d in menu.dishes}
     for dish, expected in SEED_FEATURES.items():

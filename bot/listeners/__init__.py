@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 
@@ -21,13 +21,15 @@ from blocks.messages import SOMETHING_WENT_WRONG
 from bot.listeners.actions import handle_suggest, handle_thumbs_down, handle_thumbs_up, handle_try_another
 from bot.listeners.commands import handle_whatsfordinner
 from bot.listeners.events import handle_app_home_opened
-from bot.services import Services
+
+if TYPE_CHECKING:  # listeners use the services they are handed, never build them
+    from bot.services import Services
 
 logger = logging.getLogger(__name__)
 COMMAND = "/whatsfordinner"
 MENU_ACTIONS = re.compile(f"^({ids.TASTE_SELECT}|{ids.TIME_SELECT})$")
 # Every handler: (services, request body, respond, client), run after the request was acked.
-Handler = Callable[[Services, dict[str, Any], Any, Any], None]
+Handler = Callable[["Services", dict[str, Any], Any, Any], None]
 
 
 def acknowledge(ack: Any) -> None:

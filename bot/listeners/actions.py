@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blocks import ids
 from blocks.menus import decode_defaults
@@ -18,8 +18,10 @@ from blocks.messages import (
 from bot.listeners.conversation import rank_suggestion, suggestion_message, user_time_of_day
 from bot.menu import TASTES, TIMES_OF_DAY
 from bot.personalizer.base import EventNotFound
-from bot.services import Services
 from bot.suggestions import Suggestion
+
+if TYPE_CHECKING:  # listeners use the services they are handed, never build them
+    from bot.services import Services
 
 logger = logging.getLogger(__name__)
 

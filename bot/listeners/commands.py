@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blocks.menus import build_menus
 from blocks.messages import RANKER_DOWN, build_usage
 from bot.listeners.conversation import parse_shortcut, rank_suggestion, suggestion_message, user_time_of_day
 from bot.menu import TASTES, TIMES_OF_DAY
-from bot.services import Services
+
+if TYPE_CHECKING:  # listeners use the services they are handed, never build them
+    from bot.services import Services
 
 logger = logging.getLogger(__name__)
 

@@ -6,13 +6,15 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blocks.suggestion import build_suggestion, suggestion_text
-from bot.menu import TASTES, TIMES_OF_DAY, Menu
-from bot.personalizer.base import Features, RankRequest
-from bot.services import Services
+from bot.menu import TASTES, TIMES_OF_DAY, Menu, context_features
+from bot.personalizer.base import RankRequest
 from bot.suggestions import Suggestion
+
+if TYPE_CHECKING:  # listeners use the services they are handed, never build them
+    from bot.services import Services
 
 logger = logging.getLogger(__name__)
 HELP_WORDS = {"help", "-h", "--help", "?", "usage"}
@@ -46,7 +48,7 @@ def parse_shortcut(text: str) -> Shortcut:
 
 
 def time_of_day_at(hour: int) -> str:
-    """The seed's time-of-day bucket for a local hour 0..23."""
+    """The quickstart's time-of-day bucket for a local hour 0..23."""
     if 5 <= hour < 12:
         return "morning"
     if 12 <= hour < 17:
@@ -72,11 +74,6 @@ def user_time_of_day(client: Any, user_id: str) -> str | None:
         logger.warning("users.info failed; not preselecting the time of day", exc_info=True)
         return None
     return time_of_day_for_offset(int(offset)) if isinstance(offset, int | float) else None
-
-
-def context_features(taste: str, time_of_day: str, user_id: str) -> Features:
-    """The Rank context: the seed's two features plus the Slack user, so tastes are learned per person."""
-    return [{"taste_preference": taste}, {"time_of_day": time_of_day}, {"user": user_id}]
 
 
 def rank_suggestion(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blocks.messages import build_home
 from bot.menu import TASTES, TIMES_OF_DAY
-from bot.services import Services
+
+if TYPE_CHECKING:  # listeners use the services they are handed, never build them
+    from bot.services import Services
 
 logger = logging.getLogger(__name__)
 

@@ -1,1 +1,1 @@
-"""The Ranker port, its backends (local learner, Azure client) and the Personalizer REST service."""
+"""The Ranker port (base.py) and its backends: the embedded engine (local/) and Microsoft's client (azure.py)."""

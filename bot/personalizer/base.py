@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 Features = list[dict[str, Any]]
+MAX_ID_LENGTH = 256  # Personalizer's limit on event, action and slot IDs
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,51 @@ class RankResult:
     event_id: str
     reward_action_id: str
     ranking: list[RankedAction]
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """One slot of a multi-slot rank: its own features, baseline action and excluded actions."""
+
+    id: str
+    features: Features = field(default_factory=list)
+    excluded_actions: list[str] = field(default_factory=list)
+    baseline_action: str | None = None
+
+
+@dataclass(frozen=True)
+class MultiSlotRankRequest:
+    """Personalizer's multi-slot Rank request: one context, one set of actions, several slots to fill."""
+
+    context_features: Features
+    actions: list[RankableAction]
+    slots: list[SlotRequest]
+    event_id: str | None = None
+    defer_activation: bool = False
+
+
+@dataclass(frozen=True)
+class SlotResult:
+    """The action chosen for one slot."""
+
+    id: str
+    reward_action_id: str
+
+
+@dataclass(frozen=True)
+class MultiSlotRankResult:
+    """Personalizer's multi-slot Rank response: one chosen action per slot, in the request's slot order."""
+
+    event_id: str
+    slots: list[SlotResult]
+
+
+@dataclass(frozen=True)
+class SlotReward:
+    """A reward for one slot of a multi-slot event."""
+
+    slot_id: str
+    value: float
 
 
 class Ranker(Protocol):

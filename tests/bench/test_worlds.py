@@ -1,4 +1,4 @@
-"""The simulated worlds behave as BENCHMARKS.md and bench/worlds.py say: seeded, and clicks where promised."""
+"""The simulated worlds behave as docs/benchmarks.md and bench/worlds.py say: seeded, and clicks where promised."""
 
 from collections import Counter
 

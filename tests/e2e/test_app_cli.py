@@ -15,7 +15,7 @@ from slack_fakes import REPO, REVOKED_TOKEN, FakeSlack, app_environment, start_a
 from sqlalchemy import select
 
 from bot.db import create_database_engine
-from bot.personalizer import store
+from bot.personalizer.local import store
 
 
 def _run(
@@ -87,7 +87,9 @@ def test_auto_without_slack_says_how_to_connect_then_runs_the_console(tmp_path: 
     assert by_context == {("sweet", "evening"): 1.0, ("salty", "night"): 0.0}
 
 
-def test_console_handles_invalid_input_as_the_seed_does_and_stops_at_end_of_input(tmp_path: Path) -> None:
+def test_console_handles_invalid_input_as_the_quickstart_does_and_stops_at_end_of_input(
+    tmp_path: Path,
+) -> None:
     result = _run(["console"], {}, tmp_path, stdin="7\nabc\nmaybe\n\n1\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -150,4 +152,4 @@ def test_sigterm_stops_the_http_bot_cleanly_after_finishing_acked_work(
     assert app.process.wait(timeout=20) in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM once stopped
     assert len(fake_slack.responses("sigterm")) == 1  # the acked suggestion was still delivered
     log = app.log()
-    assert "whatsfordinner: stopped" in log and "Traceback" not in log
+    assert "bot.slack_server: stopped" in log and "Traceback" not in log

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select
 
 from blocks import ids
 from bot.db import create_database_engine
-from bot.personalizer import store
+from bot.personalizer.local import store
 
 pytestmark = pytest.mark.postgres
 KEY = "multi-process-key"

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from bot.personalizer.service import run_personalizer
+from bot.api.server import run_personalizer
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "e2e-service-key"
@@ -109,8 +109,8 @@ def test_configuration_survives_a_restart_unless_the_environment_sets_it(tmp_pat
 WORKERS_SCRIPT = """
 import logging, sys
 from types import SimpleNamespace
-from bot.personalizer.service import run_personalizer
-from bot.personalizer.settings import LoopSettings
+from bot.api.server import run_personalizer
+from bot.personalizer.local.settings import LoopSettings
 logging.basicConfig(level="INFO", stream=sys.stderr)
 run_personalizer(SimpleNamespace(
     personalizer_key=sys.argv[1], host="127.0.0.1", port=int(sys.argv[2]), database_url=sys.argv[3],

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from blocks import ids
 from bot.db import create_database_engine
-from bot.personalizer import store
+from bot.personalizer.local import store
 
 KEY = "pz-test-key"
 

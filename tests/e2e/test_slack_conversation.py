@@ -14,7 +14,7 @@ import requests
 from slack_fakes import FakeSlack, RunningApp, block_action, sign, taste_state
 
 from blocks import ids
-from bot.personalizer import store
+from bot.personalizer.local import store
 
 ALICE, BOB = "U1ALICE", "U2BOB"
 
@@ -119,7 +119,7 @@ def test_each_suggest_is_a_new_event(slack_app: RunningApp, fake_slack: FakeSlac
     first = _event_id(_suggest(slack_app, fake_slack, name, url))
     second = _event_id(_suggest(slack_app, fake_slack, name, url))
     assert first != second
-    assert len(first) == 36 and first.count("-") == 4  # a UUID, as the seed makes them
+    assert len(first) == 36 and first.count("-") == 4  # a UUID, as the quickstart makes them
 
 
 def test_thumbs_up_rewards_1_and_shows_the_vote(

@@ -11,7 +11,7 @@ import pytest
 from slack_fakes import BOT_TOKEN, SIGNING_SECRET, FakeSlack, RunningApp, block_action, command_body, sign
 
 from blocks import ids
-from bot.personalizer import store
+from bot.personalizer.local import store
 
 
 @pytest.mark.parametrize(

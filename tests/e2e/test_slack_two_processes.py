@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from blocks import ids
 from bot.db import create_database_engine
-from bot.personalizer import store
+from bot.personalizer.local import store
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -8,11 +8,11 @@ import pytest
 
 from bot.listeners.conversation import (
     Shortcut,
-    context_features,
     parse_shortcut,
     time_of_day_at,
     time_of_day_for_offset,
 )
+from bot.menu import context_features
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,68 @@
+"""What every request goes through: the key check and the body reader, shared by the hot path and the routes."""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bot.api.errors import UNAUTHORIZED, TooLarge
+from bot.personalizer.base import InvalidRequest
+
+PREFIX = "/personalizer/v1.0"
+MAX_JSON_BYTES = 1024 * 1024
+MAX_MODEL_BYTES = 64 * 1024 * 1024
+OPEN_PATHS = frozenset({"/healthz", "/openapi.json", f"{PREFIX}/openapi.json", f"{PREFIX}/openapi.yaml"})
+
+
+def authorized(scope: Scope, key: bytes) -> bool:
+    """Ocp-Apim-Subscription-Key equals the key (compared in constant time)."""
+    given = b""
+    for name, value in scope["headers"]:
+        if name == b"ocp-apim-subscription-key":
+            given = value
+            break
+    return hmac.compare_digest(given, key)
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole body; TooLarge past `limit` (before reading, when the length is declared).
+
+    ClientDisconnect when the client goes away first.
+    """
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            if not value.isdigit():
+                raise InvalidRequest("Content-Length must be a number of bytes.")
+            if int(value) > limit:
+                raise TooLarge(f"The request body is larger than the {limit} bytes allowed.")
+            break
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"The request body is larger than the {limit} bytes allowed.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class KeyMiddleware:
+    """401 unless Ocp-Apim-Subscription-Key matches; only /healthz and the spec are open."""
+
+    def __init__(self, app: ASGIApp, key: str) -> None:
+        self.app = app
+        self.key = key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS and not authorized(scope, self.key):
+            await JSONResponse(UNAUTHORIZED, status_code=401)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,105 @@
+"""Personalizer's service operations on a loop: model export/import/reset, configuration, policy and logs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from bot.personalizer.base import InvalidRequest
+from bot.personalizer.local import store
+from bot.personalizer.local.policy import Policy, check_policy, effective_arguments
+from bot.personalizer.local.serving import Serving
+from bot.personalizer.local.settings import DEFAULT_POLICY, LoopSettings, settings_to_dict
+
+
+class Admin:
+    """The operations besides rank and reward; each takes effect in this process at once, and in others
+    at their next refresh. Bad input raises InvalidRequest naming the field."""
+
+    def __init__(self, engine: Engine, serving: Serving, clock: Callable[[], float]) -> None:
+        self._engine = engine
+        self._serving = serving
+        self._clock = clock
+
+    def export_model(self) -> bytes:
+        """The published model as VW bytes (a fresh model if nothing was learned yet)."""
+        latest = store.latest_model(self._engine)
+        if latest is not None and latest.data is not None:
+            return latest.data
+        settings = self._serving.settings
+        policy = Policy(effective_arguments(settings.policy, settings.exploration_percentage))
+        try:
+            return policy.to_bytes()
+        finally:
+            policy.close()
+
+    def import_model(self, data: bytes) -> None:
+        """Publish an exported model; InvalidRequest if these bytes are not a model for the current policy."""
+        settings = self._serving.settings
+        try:
+            Policy(effective_arguments(settings.policy, settings.exploration_percentage), data).close()
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        now = self._clock()
+        store.publish_model(self._engine, settings.policy, data, now, now)
+        self._serving.refresh()
+
+    def reset_model(self) -> None:
+        """Start learning from scratch: the next ranks are uniform again."""
+        now = self._clock()
+        store.publish_model(self._engine, self._serving.settings.policy, None, now, now)
+        self._serving.refresh()
+
+    def model_properties(self) -> dict[str, datetime]:
+        """creation_time (of this model's lineage: start, reset or import) and last_modified_time."""
+        latest = store.latest_model(self._engine)
+        now = self._clock()
+        created = latest.lineage_created_at if latest else now
+        modified = latest.created_at if latest else now
+        return {"creation_time": _datetime(created), "last_modified_time": _datetime(modified)}
+
+    def update_settings(self, settings: LoopSettings) -> None:
+        """Validate, persist and apply a configuration at once; a new policy starts a fresh model."""
+        old = self._serving.settings
+        try:
+            settings = settings.validated()
+            if settings.policy != old.policy:
+                check_policy(settings.policy)
+        except InvalidRequest:
+            raise
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        now = self._clock()
+        store.save_settings(self._engine, settings_to_dict(settings), now)
+        self._serving.use_settings(settings)
+        if settings.policy != old.policy:
+            store.publish_model(self._engine, settings.policy, None, now, now)
+        self._serving.refresh()
+
+    def set_policy(self, arguments: str) -> None:
+        """Use these VW arguments from now on (a fresh model); InvalidRequest if VW rejects them."""
+        policy = " ".join(arguments.split())
+        try:
+            self.update_settings(dataclasses.replace(self._serving.settings, policy=policy))
+        except InvalidRequest as exc:
+            raise InvalidRequest(exc.message, exc.code, target="arguments") from None
+
+    def reset_policy(self) -> None:
+        """Go back to the default policy (a fresh model)."""
+        self.set_policy(DEFAULT_POLICY)
+
+    def log_properties(self) -> dict[str, datetime | None]:
+        """start_date: when the oldest logged event was ranked (None when the log is empty)."""
+        oldest = store.oldest_event_time(self._engine)
+        return {"start_date": None if oldest is None else _datetime(oldest)}
+
+    def delete_logs(self) -> None:
+        """Delete every logged event and reward."""
+        store.delete_events(self._engine)
+
+
+def _datetime(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)

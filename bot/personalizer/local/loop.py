@@ -1,0 +1,192 @@
+"""The learning loop: Personalizer's Rank → Reward contract over Vowpal Wabbit, durable on SQL.
+
+Rank validates, predicts with the latest published model, draws the reward action with a generator
+seeded by the event ID (ranking.py), and logs the event (eventlog/) before answering. Rewards and
+activations are durable before they return. A background thread trains and publishes every model update
+frequency and picks up the models, imports and settings other processes publish (background.py);
+the service's other operations are `loop.admin` (admin.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Collection
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import checkpoint, create_database_engine
+from bot.personalizer.base import (
+    InvalidRequest,
+    MultiSlotRankRequest,
+    MultiSlotRankResult,
+    RankRequest,
+    RankResult,
+    SlotReward,
+)
+from bot.personalizer.local import store
+from bot.personalizer.local.admin import Admin
+from bot.personalizer.local.background import Background
+from bot.personalizer.local.eventlog import EventLog
+from bot.personalizer.local.policy import check_policy
+from bot.personalizer.local.ranking import decide
+from bot.personalizer.local.serving import Serving
+from bot.personalizer.local.settings import LoopSettings, settings_from_dict, settings_to_dict
+from bot.personalizer.local.validation import check_id
+
+
+class LearningLoop:
+    """Implements the Ranker port, sync and async, over one event log. Thread-safe."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: LoopSettings,
+        clock: Callable[[], float],
+        trains: bool = True,
+        training_nice: int = 0,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._serving = Serving(engine, settings)
+        self._events = EventLog(engine)
+        self._background = Background(engine, self._serving, clock, trains, training_nice)
+        self.admin = Admin(engine, self._serving, clock)
+
+    # --- the Ranker port -------------------------------------------------------------------------
+
+    def rank(self, request: RankRequest) -> RankResult:
+        """Rank the actions, log the event durably, and return the ranking."""
+        decision = decide(request, self._serving.settings, self._serving.served.policy, self._clock())
+        self._events.log_event(decision.row)
+        return decision.result
+
+    def reward(self, event_id: str, value: float) -> None:
+        """Keep a reward for an event (durable on return); EventNotFound for an unknown event."""
+        self._events.log_reward(check_id(event_id, "eventId"), check_reward(value), self._clock())
+
+    def activate(self, event_id: str) -> None:
+        """Activate an event ranked with defer_activation; EventNotFound for an unknown event."""
+        self._events.log_activation(check_id(event_id, "eventId"), self._clock())
+
+    async def rank_async(self, request: RankRequest) -> RankResult:
+        """rank() for an event loop: awaits the group commit instead of blocking a thread."""
+        decision = decide(request, self._serving.settings, self._serving.served.policy, self._clock())
+        await self._events.log_event_async(decision.row)
+        return decision.result
+
+    async def reward_async(self, event_id: str, value: float) -> None:
+        """reward() for an event loop."""
+        at = self._clock()
+        await self._events.log_reward_async(check_id(event_id, "eventId"), check_reward(value), at)
+
+    async def activate_async(self, event_id: str) -> None:
+        """activate() for an event loop."""
+        await self._events.log_activation_async(check_id(event_id, "eventId"), self._clock())
+
+    # --- multi-slot (Personalizer v1.1-preview.1 and later) --------------------------------------
+
+    def rank_multislot(self, request: MultiSlotRankRequest) -> MultiSlotRankResult:
+        """Fill each slot with an action, log the event durably, and return the choices."""
+        raise InvalidRequest("Multi-slot ranking needs a multi-slot policy (--ccb_explore_adf).")
+
+    async def rank_multislot_async(self, request: MultiSlotRankRequest) -> MultiSlotRankResult:
+        """rank_multislot() for an event loop."""
+        return self.rank_multislot(request)
+
+    def reward_multislot(self, event_id: str, rewards: list[SlotReward]) -> None:
+        """Keep each slot's reward for a multi-slot event (durable on return)."""
+        raise InvalidRequest("Multi-slot rewards need a multi-slot policy (--ccb_explore_adf).")
+
+    async def reward_multislot_async(self, event_id: str, rewards: list[SlotReward]) -> None:
+        """reward_multislot() for an event loop."""
+        self.reward_multislot(event_id, rewards)
+
+    # --- training and life cycle -------------------------------------------------------------------
+
+    @property
+    def settings(self) -> LoopSettings:
+        """The configuration in force."""
+        return self._serving.settings
+
+    def train_once(self) -> int:
+        """Learn every ready event and publish the model now; returns how many events were settled.
+
+        The background thread calls this every model update frequency. With run_trainer=False (tests,
+        simulations with an injected clock) call it yourself whenever a model update is due.
+        """
+        return self._background.train_once()
+
+    def refresh(self) -> None:
+        """Pick up settings and models that another process (or an API call) published."""
+        self._serving.refresh()
+
+    def start(self) -> None:
+        """Run the background threads: train when leading, and follow what others publish."""
+        self._background.start()
+
+    def close(self) -> None:
+        """Stop the threads, finishing queued writes, and release the trainer lead."""
+        self._background.stop()
+        self._events.close()
+        checkpoint(self._engine)
+        self._background.close()
+        self._engine.dispose()
+
+
+def check_reward(value: object) -> float:
+    """A reward is a finite number in -1..1 (Personalizer's range)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidRequest("value must be a finite number.", target="value")
+    if not -1.0 <= value <= 1.0:
+        raise InvalidRequest("value must be between -1 and 1.", target="value")
+    return float(value)
+
+
+def open_learning_loop(
+    database_url: str,
+    settings: LoopSettings | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    run_trainer: bool = True,
+    train: bool = True,
+    explicit: Collection[str] | None = None,
+    training_nice: int = 0,
+) -> LearningLoop:
+    """Open (creating tables if needed) the loop on DATABASE_URL.
+
+    Stored settings win over `settings` except for the fields named in `explicit` (None: all of them),
+    so a restart keeps what PUT /configurations/service changed unless the environment says otherwise.
+    run_trainer starts the background thread; with train=False it only follows the models and settings
+    other processes publish (a serving process that leaves training to another one). training_nice > 0
+    lowers the background thread's CPU priority while it learns (not while it commits).
+    """
+    engine = create_database_engine(database_url, autocheckpoint=False)
+    store.create_tables(engine)
+    given = (settings or LoopSettings()).validated()
+    stored = store.load_settings(engine)
+    if stored is None:
+        effective = given
+    else:
+        fields = {f.name for f in dataclasses.fields(LoopSettings)} if explicit is None else set(explicit)
+        current = settings_from_dict(stored, given)
+        effective = dataclasses.replace(
+            current, **{name: getattr(given, name) for name in fields}
+        ).validated()
+    if effective.policy != (stored or {}).get("policy", effective.policy):
+        check_policy(effective.policy)
+    now = clock()
+    store.save_settings(engine, settings_to_dict(effective), now)
+    latest = store.latest_model(engine)
+    if latest is None or latest.policy != effective.policy:
+        try:
+            store.publish_model(engine, effective.policy, None, now, now)
+        except IntegrityError:
+            pass  # another process published the first model at the same moment
+    loop = LearningLoop(engine, effective, clock, trains=train, training_nice=training_nice)
+    loop.refresh()
+    if run_trainer:
+        loop.start()
+    return loop
