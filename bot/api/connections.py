@@ -18,7 +18,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HEAD_TIMEOUT = 5.0
-KEEP_ALIVE_TIMEOUT = 5.0
+KEEP_ALIVE_TIMEOUT = 5
 MAX_CONNECTIONS = 1_000
 RESERVED_FILES = 64  # descriptors kept for the database, the log, the lock files and the model files
 

@@ -38,7 +38,7 @@ def checked_model(data: bytes, policy: str) -> bytes:
     """The VW bytes of an export, once its trailer proves them whole and for `policy`; ValueError otherwise."""
     if len(data) < len(TAG) + 4 or not data.endswith(TAG):
         raise ValueError(
-            "not a model exported by this service (GET /model): the file is truncated or lacks its trailer"
+            "not a Vowpal Wabbit model exported by this service (GET /model): it is truncated or lacks its trailer"
         )
     size = int.from_bytes(data[-len(TAG) - 4 : -len(TAG)], "big")
     if not 0 < size <= min(MAX_TRAILER, len(data) - len(TAG) - 4):

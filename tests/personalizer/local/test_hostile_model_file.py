@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.personalizer.learner import Policy, effective_arguments
+from bot.personalizer.local.policy import Policy, effective_arguments
 from bot.personalizer.local.model_file import checked_model, strip_trailer, with_trailer
 
 POLICY = "--cb_explore_adf -q CA --interactions CCA --synthcover"
