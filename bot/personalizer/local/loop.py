@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Collection
 
@@ -178,7 +179,7 @@ def open_learning_loop(
         effective = _prepare_database(engine, settings, explicit, clock)
     except DBAPIError as exc:  # e.g. a read-only file or a full disk: a clear message, not a traceback
         engine.dispose()
-        fault = storage_fault(exc.orig or exc) or str(exc.orig or exc)
+        fault = storage_fault(exc.orig or exc) or _file_fault(engine) or str(exc.orig or exc)
         raise RankerUnavailable(f"the database cannot be opened for writing: {fault}") from None
     loop = LearningLoop(engine, effective, clock, trains=train, training_nice=training_nice)
     loop.refresh()
@@ -216,3 +217,19 @@ def _prepare_database(
         except IntegrityError:
             pass  # another process published the first model at the same moment
     return effective
+
+
+def _file_fault(engine: Engine) -> str:
+    """Why a SQLite file cannot be written, when its file system says so ("" otherwise)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return ""
+    folder = os.path.dirname(os.path.abspath(database))
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"its storage is read-only ({folder} is mounted read-only)"
+    except OSError:
+        return ""
+    if not os.access(folder, os.W_OK):
+        return f"its storage is read-only ({folder} is not writable)"
+    return ""
