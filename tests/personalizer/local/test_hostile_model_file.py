@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.personalizer.local.policy import Policy, effective_arguments
 from bot.personalizer.local.model_file import checked_model, strip_trailer, with_trailer
+from bot.personalizer.local.policy import Policy, effective_arguments
 
 POLICY = "--cb_explore_adf -q CA --interactions CCA --synthcover"
 
