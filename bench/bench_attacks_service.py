@@ -180,6 +180,22 @@ def huge_context(port: int, seconds: float) -> collections.Counter[int]:
     return outcomes
 
 
+def at_the_work_limit(port: int, seconds: float) -> collections.Counter[int]:
+    """Ranks just under the interaction budget (120 context features, 50 actions of 7), each rewarded, so
+    the trainer learns them too (the model updates every second here)."""
+    send, outcomes = _attacker(port), collections.Counter[int]()
+    actions = [{"id": f"a{i}", "features": [{f"x{j}": j for j in range(6)}]} for i in range(50)]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        event_id = uuid.uuid4().hex
+        context = [{f"f{i}": (i + len(event_id)) % 7 for i in range(120)}]
+        status = send("POST", "/rank", {"contextFeatures": context, "actions": actions, "eventId": event_id})
+        outcomes[status] += 1
+        if status == 201:
+            outcomes[send("POST", f"/events/{event_id}/reward", {"value": 1})] += 1
+    return outcomes
+
+
 def distinct_big_menus(port: int, seconds: float) -> collections.Counter[int]:
     """Distinct 0.9 MB menus (50 actions of 18 KB), each ranked once: what the validation caches keep."""
     send, outcomes = _attacker(port), collections.Counter[int]()
@@ -263,6 +279,7 @@ ATTACKS: list[tuple[str, Callable[[int, float], collections.Counter[int]]]] = [
     ("unstorable text (surrogates, NUL) in every field", unstorable_text),
     ("numbers too large to parse", huge_numbers),
     ("12,000 context features x 50 actions", huge_context),
+    ("ranks at the work limit, rewarded and trained", at_the_work_limit),
     ("distinct 0.9 MB menus", distinct_big_menus),
     ("40 MB chunked bodies", chunked_bodies),
     ("truncated models (PUT /model)", truncated_models),

@@ -88,6 +88,10 @@ def test_a_full_disk_is_a_503_and_recovers_by_itself(small_disk: Path) -> None:
         assert health.status_code == 503, health.text
         assert "writer" in health.text or "log" in health.text
         filler.unlink()
+        deadline = time.monotonic() + 15  # healthy again by itself, with no client writing meanwhile
+        while service.health().status_code != 200:
+            assert time.monotonic() < deadline, service.health().text
+            time.sleep(0.2)
         _recovers(service)
         after = bystander_pairs(service, count=20)
         assert stored_rewards(service.database_url, before + after) == {e: 1 for e in before + after}

@@ -12,9 +12,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from bot.db import checkpoint, is_sqlite, write_lock
+from bot.personalizer.local import store
 from bot.personalizer.local.health import Health, Supervised
 from bot.personalizer.local.leadership import Leadership
 from bot.personalizer.local.serving import Serving
+from bot.personalizer.local.settings import settings_to_dict
 from bot.personalizer.local.trainer import Trainer
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ class Background:
             self._trainer.lower_priority(self._training_nice)
         while not self._stop.wait(min(REFRESH_INTERVAL, self._serving.settings.model_export_frequency)):
             try:
+                if self._health.failing("event log"):
+                    self._probe_writes()
                 self._serving.refresh()
                 frequency = self._serving.settings.model_export_frequency
                 if self._trains and self._clock() - self._last_training >= frequency:
@@ -89,6 +93,12 @@ class Background:
                 self._health.failed("trainer", f"the training round failed: {exc.orig}")
             else:
                 self._health.recovered("trainer")
+
+    def _probe_writes(self) -> None:
+        """After failed writes, write something harmless (the settings in force, again): once it commits,
+        writes work again and /healthz says so, even if no client writes meanwhile."""
+        store.save_settings(self._engine, settings_to_dict(self._serving.settings), self._clock())
+        self._health.recovered("event log")
 
     def _checkpoints(self) -> None:
         # A thread of its own, at the service's priority: a training round lasts minutes when the trainer

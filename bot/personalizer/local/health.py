@@ -46,6 +46,10 @@ class Health:
             if gone is not None:
                 logger.warning("%s recovered", name)
 
+    def failing(self, name: str) -> bool:
+        """True while `name` is reported failing."""
+        return name in self._failures
+
     def problems(self) -> dict[str, str]:
         """Each failing component with what is wrong; empty when the process can write and train."""
         with self._lock:
