@@ -412,6 +412,11 @@ def run(args: argparse.Namespace, rows: list[str], started: list[subprocess.Pope
         rewarded: dict[str, float] = {}
         process = kill_bench.start_service(database_url, port)
         started.append(process)
+        for path in ("/logs", "/model"):  # a fresh log and model: "learned once" counts from here
+            reset = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            reset.request("DELETE", PREFIX + path, headers=HEADERS)
+            reset.getresponse().read()
+            reset.close()
         for round_no in range(args.kills):
             answered = kill_bench.load_then_kill(port, process, round_no, kills)
             ranked |= answered.ranked
