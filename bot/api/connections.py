@@ -2,7 +2,7 @@
 
 uvicorn closes a connection idle after a response (timeout_keep_alive) but not one that has sent nothing or
 half a request line, and it keeps every connection it accepts: a few hundred clients trickling headers
-(a slowloris) held the service, and with a low open-file limit nothing else could connect, `/healthz`
+(a slowloris) would hold the service, and with a low open-file limit nothing else could connect, `/healthz`
 included. Here each request's head must arrive within HEAD_TIMEOUT of its first byte (or of the
 connection, for the first request), and when the connections reach the cap the oldest one that is not in
 the middle of a request (still sending its head, or idle between requests) is closed to make room.

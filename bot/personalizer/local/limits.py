@@ -3,7 +3,7 @@
 Each limit is checked where the input enters, before anything is predicted or written, and each refusal is
 an InvalidRequest naming the field. The interaction budget is what keeps one request from holding the event
 loop: Vowpal Wabbit's `-q`/`--interactions` cross namespaces, so a request's work grows with products of
-namespace sizes (12,000 context features under `--interactions CCA` took 30 s to predict).
+namespace sizes (12,000 context features under `--interactions CCA` would take 30 s to predict).
 """
 
 from __future__ import annotations
