@@ -252,3 +252,25 @@ def test_features_per_action_are_bounded(service: Service) -> None:
     answer = service.post("/rank", rank_body(menu=menu))
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"]["target"] == "actions[2].features"
+
+
+@pytest.mark.parametrize(
+    "variable,value",
+    [
+        ("PERSONALIZER_REWARD_WAIT_TIME", "P999999999999D"),
+        ("PERSONALIZER_MODEL_UPDATE_FREQUENCY", "PT99999999999999999999999S"),
+        ("PERSONALIZER_REWARD_WAIT_TIME", "10^400"),
+        ("PERSONALIZER_EXPLORATION", "1" + "0" * 400),
+        ("PERSONALIZER_DEFAULT_REWARD", "1e400"),
+        ("PERSONALIZER_LOG_RETENTION_DAYS", "1" + "0" * 5000),
+    ],
+)
+def test_configuration_from_the_environment_out_of_range_is_a_clean_start_up_error(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    refused = Service(f"sqlite:///{tmp_path}/env.db", **{variable: value})
+    code = refused.process.wait(timeout=30)
+    log = refused.stop()
+    assert code != 0
+    assert variable in log, log
+    assert "Traceback" not in log, log
