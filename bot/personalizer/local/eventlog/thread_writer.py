@@ -134,6 +134,7 @@ class GroupCommitWriter:
     def __init__(self, engine: Engine, *, event_loops: bool = True, health: Health | None = None) -> None:
         self._engine = engine
         self._health = health or Health()
+        self._closed = False
         dbapi = engine.dialect.dbapi
         if dbapi is None:
             raise RuntimeError(f"no DBAPI driver is loaded for {engine.dialect.name}")
@@ -153,11 +154,9 @@ class GroupCommitWriter:
                 target=self._run, args=(_Link(engine, autocommit=postgres),), name="pz-writer", daemon=True
             )
             self._thread.start()
-            self._health.watch("pz-writer", self._writer_alive)
-        self._closed = False
-
-    def _writer_alive(self) -> bool:
-        return self._closed or (self._thread is not None and self._thread.is_alive())
+            self._health.watch(
+                "pz-writer", lambda: self._closed or bool(self._thread and self._thread.is_alive())
+            )
 
     def submit_event(self, row: dict[str, Any], waiter: asyncio.Future[None] | None = None) -> None:
         """Log a ranked event; fails with InvalidRequest if its event ID is taken."""
@@ -233,14 +232,12 @@ class GroupCommitWriter:
         """Commit a batch on this link; each write with its failure (None when it is durable)."""
         try:
             failures = self._write(link, batch)
-        except self._dbapi.IntegrityError:
+        except (self._dbapi.IntegrityError, self._dbapi.DataError, *CONTENT_ERRORS) as exc:
             if len(batch) == 1:
-                return [(batch[0], taken_event_id())]
-            # One duplicate event ID must not fail its neighbours: retry each write on its own.
-            return [outcome for write in batch for outcome in self._commit(link, [write])]
-        except (self._dbapi.DataError, *CONTENT_ERRORS) as exc:
-            if len(batch) == 1:
-                return [(batch[0], refused_alone(batch[0], exc))]
+                taken = isinstance(exc, self._dbapi.IntegrityError)
+                return [(batch[0], taken_event_id() if taken else refused_alone(batch[0], exc))]
+            # One write's content (a taken event ID, a value the database refuses) must not fail its
+            # neighbours, and nothing was committed: retry each write on its own.
             return [outcome for write in batch for outcome in self._commit(link, [write])]
         except self._dbapi.Error as exc:
             fault = storage_fault(exc)
