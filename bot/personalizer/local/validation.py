@@ -107,6 +107,7 @@ def _context(features: Any) -> tuple[str, str, int]:
         count = count_features(features)
         if count == 0:
             raise InvalidRequest("contextFeatures must hold at least one feature.", target="contextFeatures")
+        check_counts("", count, ())  # too many features: refused before the line is built
         shared = context_line(features)
     except FeatureError as exc:
         raise InvalidRequest(f"Invalid context features: {exc}", target="contextFeatures") from None
