@@ -100,6 +100,9 @@ def _check_budget(policy: str, context: int, actions: tuple[int, ...]) -> None:
 
 def _context(features: Any) -> tuple[str, str, int]:
     """The context as JSON, as VW's shared line, and how many features it has."""
+    if isinstance(features, list):  # top-level names alone over the limit: refused before any encoding
+        named = sum(1 for item in features if isinstance(item, dict) for name in item if str(name)[:1] != "_")
+        check_counts("", named, ())
     as_json = _encoded(features)
     if as_json is not None and (found := _contexts.get(as_json)) is not None:
         return as_json, found[0], found[1]
