@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.menu import DEFAULT_MENU_FILE
 from bot.personalizer.local import ENV_VARIABLES as LOOP_ENV_VARIABLES
@@ -17,6 +17,7 @@ from bot.personalizer.local import LoopSettings, settings_from_env
 DEFAULT_DATABASE_URL = "sqlite:///data/whatsfordinner.db"
 DEFAULT_PORT = 3000
 BACKENDS = ("local", "azure")
+SLACK_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
 # Which settings each mode cannot run without (the Personalizer backend adds its own below).
 REQUIRED_BY_MODE: dict[str, tuple[str, ...]] = {
     "bot": ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"),
@@ -30,7 +31,10 @@ class ConfigError(ValueError):
     """Invalid or missing settings; `problems` lists every one, each naming its variable."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("Invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+        if len(problems) == 1:  # one problem, one line
+            super().__init__(f"Invalid configuration: {problems[0]}")
+        else:
+            super().__init__("Invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
         self.problems = problems
 
 
@@ -99,10 +103,9 @@ def load_config(environ: Mapping[str, str], mode: str) -> Config:
     port = _whole_number(get, "PORT", DEFAULT_PORT, 1, 65535, problems)
 
     database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    try:
-        make_url(database_url)
-    except ArgumentError:
-        problems.append("DATABASE_URL is not a database URL (e.g. sqlite:///data/whatsfordinner.db)")
+    database_problem = _database_url_problem(database_url)
+    if database_problem:
+        problems.append(database_problem)
 
     menu_file = Path(get("MENU_FILE")) if get("MENU_FILE") else DEFAULT_MENU_FILE
     if not menu_file.is_file():
@@ -141,9 +144,9 @@ def load_config(environ: Mapping[str, str], mode: str) -> Config:
     )
 
 
-def slack_configured(environ: Mapping[str, str]) -> bool:
-    """True when the bot's required Slack settings are present (what `app.py auto` checks)."""
-    return all(environ.get(name, "").strip() for name in REQUIRED_BY_MODE["bot"])
+def slack_requested(environ: Mapping[str, str]) -> bool:
+    """True when any Slack setting is present: `app.py auto` then runs the bot, which names what is missing."""
+    return any(environ.get(name, "").strip() for name in SLACK_VARIABLES)
 
 
 def _whole_number(
@@ -157,6 +160,27 @@ def _whole_number(
         return int(raw)
     problems.append(f"{name}={raw!r} is invalid: use a whole number {low}..{high}")
     return default
+
+
+def _database_url_problem(url: str) -> str | None:
+    """Why DATABASE_URL cannot work (not a URL, a database SQLAlchemy does not know, a driver not installed)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "DATABASE_URL is not a database URL (e.g. sqlite:///data/whatsfordinner.db)"
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        return f"DATABASE_URL={shown!r} is not a database this app supports: use sqlite:/// or postgresql://"
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        return (
+            f"DATABASE_URL={shown!r} needs a database driver that is not installed ({exc.name or exc}): "
+            "use sqlite:/// or postgresql://"
+        )
+    return None
 
 
 def _azure_missing(get: Callable[[str], str]) -> list[str]:

@@ -19,7 +19,7 @@ import uvicorn
 from bot.api.asgi import build_app
 from bot.api.connections import KEEP_ALIVE_TIMEOUT, GuardedHttpToolsProtocol, connection_cap
 from bot.personalizer.base import RankerUnavailable
-from bot.personalizer.local import LoopSettings, open_learning_loop
+from bot.personalizer.local import LoopSettings, evaluations_for, open_learning_loop
 
 logger = logging.getLogger(__name__)
 
@@ -80,11 +80,14 @@ def run_personalizer(config: Any) -> None:
 def serve_one(config: Any, sock: socket.socket | None = None, train: bool = True) -> None:
     """One service process: its own learning loop (training too, unless told not to), served by uvicorn."""
     loop = open_or_exit(config, train=train)
+    evaluations = evaluations_for(loop)  # jobs run in worker processes, one at a time per database
+    evaluations.start()
     closed = threading.Event()
 
     def close_loop() -> None:
         if not closed.is_set():
             closed.set()
+            evaluations.close()
             loop.close()
             logger.info("learning loop closed")
 
@@ -95,7 +98,7 @@ def serve_one(config: Any, sock: socket.socket | None = None, train: bool = True
         close_loop()
 
     server_config = uvicorn.Config(
-        build_app(loop, config.personalizer_key, lifespan=lifespan),
+        build_app(loop, config.personalizer_key, lifespan=lifespan, evaluations=evaluations),
         host=getattr(config, "host", "0.0.0.0"),
         port=config.port,
         loop="uvloop",

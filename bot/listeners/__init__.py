@@ -21,6 +21,7 @@ from blocks.messages import SOMETHING_WENT_WRONG, STORAGE_DOWN
 from bot.listeners.actions import handle_suggest, handle_thumbs_down, handle_thumbs_up, handle_try_another
 from bot.listeners.commands import handle_whatsfordinner
 from bot.listeners.events import handle_app_home_opened
+from bot.listeners.home import handle_home_suggest
 from bot.suggestions import StorageUnavailable
 
 if TYPE_CHECKING:  # listeners use the services they are handed, never build them
@@ -64,6 +65,7 @@ def register_listeners(
     app.action(ids.VOTE_UP)(ack_then(handle_thumbs_up))
     app.action(ids.VOTE_DOWN)(ack_then(handle_thumbs_down))
     app.action(ids.TRY_ANOTHER)(ack_then(handle_try_another))
+    app.action(ids.HOME_SUGGEST)(ack_then(handle_home_suggest))
     app.event("app_home_opened")(ack_then(handle_app_home_opened))
 
 
