@@ -41,12 +41,12 @@ def acknowledge(ack: Any) -> None:
 
 
 def register_listeners(
-    app: App, services: Services, executor: Executor, replies: Replies | None = None, client: Any = None
+    app: App, services: Services, executor: Executor, replies: Replies | None = None, slack_client: Any = None
 ) -> None:
     """Register every listener on `app` (built with process_before_response=True); work runs on `executor`.
 
-    With `replies`, respond() posts on its own pool (see bot.outbound); with `client`, listeners call Slack
-    through it rather than through Bolt's client.
+    With `replies`, respond() posts on its own pool; with `slack_client`, listeners call Slack
+    through it rather than through Bolt's client (see bot.outbound).
     """
 
     def ack_then(handler: Handler) -> Callable[..., None]:
@@ -54,11 +54,10 @@ def register_listeners(
             ack()
             if replies is not None:
                 respond = replies.respond_to(getattr(respond, "response_url", None))
-            executor.submit(_run, handler, services, body, respond, listener_client or client)
+            executor.submit(_run, handler, services, body, respond, slack_client or client)
 
         return listener
 
-    listener_client = client
     app.command(COMMAND)(ack_then(handle_whatsfordinner))
     app.action(MENU_ACTIONS)(acknowledge)
     app.action(ids.SUGGEST)(ack_then(handle_suggest))
