@@ -70,7 +70,7 @@ def build_app(
     specs = every_version_spec(load_spec())
     starlette = Starlette(
         routes=[
-            Route("/healthz", healthz, methods=["GET"]),
+            Route("/healthz", healthz_for(loop), methods=["GET"]),
             Route("/openapi.json", _spec_json(specs["v1.0"]), methods=["GET"]),
             Route(f"{PERSONALIZER}/openapi.json", _query_spec(specs, "json"), methods=["GET"]),
             Route(f"{PERSONALIZER}/openapi.yaml", _query_spec(specs, "yaml"), methods=["GET"]),
@@ -102,9 +102,18 @@ def is_open_path(path: str) -> bool:
     return path in OPEN_PATHS
 
 
-async def healthz(request: Request) -> Response:
-    """Liveness for load balancers and Procfile-style platforms."""
-    return JSONResponse({"status": "ok"})
+def healthz_for(loop: Any) -> Callable[[Request], Awaitable[Response]]:
+    """GET /healthz: 200 while the loop can write and train, else 503 naming what fails (docs/service.md)."""
+    health = getattr(loop, "health", None)
+    problems = getattr(health, "problems", None)
+
+    async def healthz(request: Request) -> Response:
+        found = problems() if callable(problems) else {}
+        if isinstance(found, dict) and found:
+            return JSONResponse({"status": "failing", "problems": found}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return healthz
 
 
 def _without_match(method: Callable[[Request], Awaitable[Response]]) -> Handler:

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from bot.personalizer.local.imported_logs import ImportedInteraction, ImportedObservation, ImportSummary
+from bot.personalizer.local.limits import check_storable
 from bot.personalizer.local.settings import (
     DEFAULT_POLICY,
     ENV_VARIABLES,
@@ -62,6 +63,7 @@ __all__ = [
     "LearningLoop",
     "LoopSettings",
     "check_id",
+    "check_storable",
     "check_reward",
     "format_duration",
     "open_learning_loop",
