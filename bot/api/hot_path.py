@@ -21,6 +21,7 @@ from bot.api import wire, wire_multislot
 from bot.api.inbound import read_body, send_json
 from bot.api.versions import Match
 from bot.personalizer.base import EventNotFound
+from bot.personalizer.local import check_storable
 
 logger = logging.getLogger(__name__)
 ErrorMapper = Callable[[Exception, Match | None], tuple[int, dict[str, Any]]]
@@ -58,6 +59,8 @@ class EventOperations:
             )
             return 201, wire_multislot.multislot_result_to_json(await self.loop.rank_multislot_async(slots))
         event_id = wire.event_id_from_path(found.parameter or "")
+        # An ID no database can hold was never ranked; say so (400) rather than answer as for an unknown one.
+        check_storable(event_id, "eventId")
         try:
             if name == "reward":
                 await self.loop.reward_async(event_id, wire.reward_value_from_json(wire.parse_json(body)))

@@ -65,8 +65,8 @@ def duration_seconds(value: Any, where: str, parse_iso: Any) -> float:
     if seconds is None:
         try:
             seconds = float(parse_iso(value))
-        except ValueError as exc:
-            raise InvalidRequest(f"{where}: {exc}", target=where) from None
+        except (ValueError, OverflowError) as exc:
+            raise InvalidRequest(f"{where}: {str(exc)[:200]}", target=where) from None
     if not math.isfinite(seconds) or seconds < 0:
         raise InvalidRequest(f"{where} must be a non-negative duration.", target=where)
     return seconds
@@ -98,10 +98,16 @@ def policy_arguments_for_vw(arguments: str) -> str:
 
 
 def number(value: Any, where: str) -> float:
-    """A JSON number (not a boolean)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    """A JSON number (not a boolean) that a float holds."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRequest(f"{where} must be a number.", target=where)
-    return float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise InvalidRequest(f"{where} is out of range.", target=where) from None
+    if not math.isfinite(result):
+        raise InvalidRequest(f"{where} must be a finite number.", target=where)
+    return result
 
 
 def integer(value: Any, where: str) -> int:

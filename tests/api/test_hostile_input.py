@@ -118,8 +118,10 @@ def test_unstorable_text_is_a_400_naming_the_field(
 def test_unstorable_event_ids_in_the_path_are_400s(service: Service, path_id: str) -> None:
     for operation, body in (("reward", {"value": 1}), ("activate", None)):
         answer = service.post(f"/events/{path_id}/{operation}", body if body else {})
-        assert answer.status_code in (400, 404), answer.text
-        assert answer.json()["error"]["target"] == "eventId"
+        # 204 as on Azure for an event never ranked, when the path decodes to text a database can hold.
+        assert answer.status_code in (204, 400), answer.text
+        if answer.status_code == 400:
+            assert answer.json()["error"]["target"] == "eventId"
     bystander_pairs(service, count=5)
 
 
