@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.personalizer.base import MAX_ID_LENGTH, InvalidRequest, RankRequest
-from bot.personalizer.local.features import FeatureError, action_line, context_line, count_features
+from bot.personalizer.local.features import FeatureError, action_line, context_line, count_features, with_id
 
 CACHED = 20_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -16,7 +16,8 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 # The same menus and contexts are ranked again and again, and their JSON is what the event log keeps
 # anyway: remember what validating and featurizing them gave, keyed by that JSON.
 _contexts: dict[str, str] = {}  # context JSON -> shared line
-_menus: dict[tuple[str, tuple[str, ...]], tuple[tuple[int, ...], tuple[str, ...], str]] = {}
+_Menu = tuple[tuple[int, ...], tuple[str, ...], str, tuple[str, ...]]
+_menus: dict[tuple[str, tuple[str, ...]], _Menu] = {}
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,10 @@ class Featurized:
 
     shared: str
     allowed: tuple[int, ...]
-    lines: tuple[str, ...]
+    lines: tuple[str, ...]  # the allowed actions' features
     context_json: str
     actions_json: str
+    id_lines: tuple[str, ...] = ()  # the same with each action's ID as a feature
 
 
 def check_id(value: object, target: str) -> str:
@@ -65,8 +67,8 @@ def featurize_request(request: RankRequest, max_actions: int) -> Featurized:
         found = _menu(request.actions, set(request.excluded_actions))
         if menu is not None:
             _remember(_menus, key, found)
-    allowed, lines, actions_json = found
-    return Featurized(shared, allowed, lines, context_json, actions_json)
+    allowed, lines, actions_json, id_lines = found
+    return Featurized(shared, allowed, lines, context_json, actions_json, id_lines)
 
 
 def _context(features: Any) -> tuple[str, str]:
@@ -86,8 +88,9 @@ def _context(features: Any) -> tuple[str, str]:
     return as_json, shared
 
 
-def _menu(actions: list[Any], excluded: set[str]) -> tuple[tuple[int, ...], tuple[str, ...], str]:
-    """Validate the actions: the allowed positions, their VW lines, and their JSON for the event log."""
+def _menu(actions: list[Any], excluded: set[str]) -> _Menu:
+    """Validate the actions: the allowed positions, their VW lines (without and with the action ID as a
+    feature), and their JSON for the event log."""
     seen: set[str] = set()
     allowed: list[int] = []
     lines: list[str] = []
@@ -100,7 +103,7 @@ def _menu(actions: list[Any], excluded: set[str]) -> tuple[tuple[int, ...], tupl
         target = f"actions[{position}].features"
         as_json = _encoded({"id": action_id, "features": action.features})
         try:
-            line = action_line(action_id, action.features)
+            line = action_line(None, action.features)
         except FeatureError as exc:
             raise InvalidRequest(f"Invalid features of action {action_id!r}: {exc}", target=target) from None
         if as_json is None:
@@ -111,7 +114,8 @@ def _menu(actions: list[Any], excluded: set[str]) -> tuple[tuple[int, ...], tupl
             logged.append(as_json)
     if not allowed:
         raise InvalidRequest("Every action is excluded: nothing is left to rank.", target="excludedActions")
-    return tuple(allowed), tuple(lines), "[" + ",".join(logged) + "]"
+    ids = tuple(with_id(actions[i].id, line) for i, line in zip(allowed, lines, strict=True))
+    return tuple(allowed), tuple(lines), "[" + ",".join(logged) + "]", ids
 
 
 def _encoded(value: Any) -> str | None:
