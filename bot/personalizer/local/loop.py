@@ -9,19 +9,22 @@ the service's other operations are `loop.admin` (admin.py).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import time
 from collections.abc import Callable, Collection
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot.db import checkpoint, create_database_engine
+from bot.db import checkpoint, create_database_engine, write_lock
 from bot.personalizer.base import (
+    EventNotFound,
     InvalidRequest,
     MultiSlotRankRequest,
     MultiSlotRankResult,
+    RankerUnavailable,
     RankRequest,
     RankResult,
     SlotReward,
@@ -30,10 +33,12 @@ from bot.personalizer.local import store
 from bot.personalizer.local.admin import Admin
 from bot.personalizer.local.background import Background
 from bot.personalizer.local.eventlog import EventLog
-from bot.personalizer.local.policy import check_policy
+from bot.personalizer.local.multislot import MultiSlotDecision, decide_multislot
+from bot.personalizer.local.policy import Policy, check_policy, is_multislot
 from bot.personalizer.local.ranking import decide
 from bot.personalizer.local.serving import Serving
 from bot.personalizer.local.settings import LoopSettings, settings_from_dict, settings_to_dict
+from bot.personalizer.local.slot_store import NotMultiSlot, add_slot_rewards
 from bot.personalizer.local.validation import check_id
 
 
@@ -53,13 +58,14 @@ class LearningLoop:
         self._serving = Serving(engine, settings)
         self._events = EventLog(engine)
         self._background = Background(engine, self._serving, clock, trains, training_nice)
+        self._write_lock = write_lock(engine)
         self.admin = Admin(engine, self._serving, clock)
 
     # --- the Ranker port -------------------------------------------------------------------------
 
     def rank(self, request: RankRequest) -> RankResult:
         """Rank the actions, log the event durably, and return the ranking."""
-        decision = decide(request, self._serving.settings, self._serving.served.policy, self._clock())
+        decision = decide(request, self._serving.settings, self._single_slot_policy(), self._clock())
         self._events.log_event(decision.row)
         return decision.result
 
@@ -73,7 +79,7 @@ class LearningLoop:
 
     async def rank_async(self, request: RankRequest) -> RankResult:
         """rank() for an event loop: awaits the group commit instead of blocking a thread."""
-        decision = decide(request, self._serving.settings, self._serving.served.policy, self._clock())
+        decision = decide(request, self._serving.settings, self._single_slot_policy(), self._clock())
         await self._events.log_event_async(decision.row)
         return decision.result
 
@@ -90,19 +96,65 @@ class LearningLoop:
 
     def rank_multislot(self, request: MultiSlotRankRequest) -> MultiSlotRankResult:
         """Fill each slot with an action, log the event durably, and return the choices."""
-        raise InvalidRequest("Multi-slot ranking needs a multi-slot policy (--ccb_explore_adf).")
+        decision = self._decide_multislot(request)
+        self._events.log_event(decision.row)
+        return decision.result
 
     async def rank_multislot_async(self, request: MultiSlotRankRequest) -> MultiSlotRankResult:
-        """rank_multislot() for an event loop."""
-        return self.rank_multislot(request)
+        """rank_multislot() for an event loop: awaits the group commit instead of blocking a thread."""
+        decision = self._decide_multislot(request)
+        await self._events.log_event_async(decision.row)
+        return decision.result
 
     def reward_multislot(self, event_id: str, rewards: list[SlotReward]) -> None:
-        """Keep each slot's reward for a multi-slot event (durable on return)."""
-        raise InvalidRequest("Multi-slot rewards need a multi-slot policy (--ccb_explore_adf).")
+        """Keep each slot's reward for a multi-slot event (durable on return); EventNotFound if unknown."""
+        event_id, values = self._slot_rewards(event_id, rewards)
+        try:
+            found = add_slot_rewards(self._engine, event_id, values, self._clock(), self._write_lock)
+        except NotMultiSlot as exc:
+            raise InvalidRequest(str(exc), target="reward") from None
+        except SQLAlchemyError:
+            raise RankerUnavailable("the event log could not be written") from None
+        if not found:
+            raise EventNotFound(event_id)
 
     async def reward_multislot_async(self, event_id: str, rewards: list[SlotReward]) -> None:
-        """reward_multislot() for an event loop."""
-        self.reward_multislot(event_id, rewards)
+        """reward_multislot() for an event loop (its transaction runs in a worker thread)."""
+        await asyncio.to_thread(self.reward_multislot, event_id, rewards)
+
+    def _decide_multislot(self, request: MultiSlotRankRequest) -> MultiSlotDecision:
+        settings = self._serving.settings
+        if not is_multislot(settings.policy):
+            raise InvalidRequest(
+                "Multi-slot ranking needs a multi-slot policy: set one with --ccb_explore_adf "
+                "(PUT /configurations/policy).",
+                code="InvalidMultiSlotApiAccess",
+            )
+        policy = self._serving.served.policy
+        if policy is not None and not policy.multislot:
+            policy = None  # the multi-slot policy's first model is not published yet: uniform until it is
+        return decide_multislot(request, settings, policy, self._clock())
+
+    def _single_slot_policy(self) -> Policy | None:
+        settings = self._serving.settings
+        if is_multislot(settings.policy):
+            raise InvalidRequest(
+                "This loop ranks slots (its policy has --ccb_explore_adf): use multi-slot rank, "
+                "or set a single-slot policy (--cb_explore_adf).",
+            )
+        policy = self._serving.served.policy
+        return None if policy is not None and policy.multislot else policy
+
+    @staticmethod
+    def _slot_rewards(event_id: str, rewards: list[SlotReward]) -> tuple[str, list[tuple[str, float]]]:
+        event_id = check_id(event_id, "eventId")
+        if not isinstance(rewards, list) or not rewards:
+            raise InvalidRequest("reward must be a non-empty list of slot rewards.", target="reward")
+        values = []
+        for index, reward in enumerate(rewards):
+            slot_id = check_id(getattr(reward, "slot_id", None), f"reward[{index}].slotId")
+            values.append((slot_id, check_reward(getattr(reward, "value", None))))
+        return event_id, values
 
     # --- training and life cycle -------------------------------------------------------------------
 
