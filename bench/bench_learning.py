@@ -41,7 +41,6 @@ START = 1_800_000_000.0
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 LEARNER = "learner, default policy, exploration {:.0%} (rank/reward API, SQLite, 1 s model updates)"
-SEARCH_WINNER = "--cb_explore_adf -q CA --interactions CCA --synthcover"
 REFERENCES = {
     "raw VW: tutorial `--epsilon 0.2 -q CA`": TUTORIAL,
     "raw VW: Personalizer's default policy": PERSONALIZER_DEFAULT,

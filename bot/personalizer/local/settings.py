@@ -20,7 +20,8 @@ MAX_REWARD_WAIT = 2 * 24 * 3600.0
 MIN_MODEL_UPDATE = 1.0
 MAX_MODEL_UPDATE = 24 * 3600.0
 # Chosen by bench/bench_learning.py: see docs/learning.md for the numbers behind it.
-DEFAULT_POLICY = "--cb_explore_adf -q CA --interactions CCA --synthcover"
+# --action_id_feature (the action ID as a feature, the loop's option, not VW's): chosen by bench/bench_action_ids.py.
+DEFAULT_POLICY = "--cb_explore_adf -q CA --interactions CCA --synthcover --action_id_feature"
 # Personalizer's own default, exactly: what DELETE /configurations/policy restores with default_policy="azure".
 AZURE_DEFAULT_POLICY = "--cb_explore_adf --epsilon 0.2 --power_t 0 -l 0.001 --cb_type mtr -q ::"
 DEFAULT_POLICIES = {"project": DEFAULT_POLICY, "azure": AZURE_DEFAULT_POLICY}

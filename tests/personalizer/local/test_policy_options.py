@@ -22,6 +22,7 @@ AZURE_EXACTLY = "--cb_explore_adf --epsilon 0.2 --power_t 0 -l 0.001 --cb_type m
 # Two dishes the caller describes alike: only their IDs tell them apart.
 TWINS = [RankableAction("tiramisu", [{"taste": "sweet"}]), RankableAction("mochi", [{"taste": "sweet"}])]
 CONTEXT = [{"user": "ana"}]
+WITHOUT_IDS = DEFAULT_POLICY.replace(ACTION_ID_OPTION, "").strip()
 
 
 def open_loop(database_url, clock, **changes):
@@ -91,8 +92,12 @@ def test_with_the_action_id_option_dishes_described_alike_are_told_apart(databas
         loop.close()
 
 
+def test_the_default_policy_has_the_option():
+    assert DEFAULT_POLICY.split()[-1] == ACTION_ID_OPTION
+
+
 def test_without_it_only_the_callers_features_count_as_personalizer_had_it(database_url, clock):
-    loop = open_loop(database_url, clock, policy=DEFAULT_POLICY, exploration_percentage=0.2)
+    loop = open_loop(database_url, clock, policy=WITHOUT_IDS, exploration_percentage=0.2)
     try:
         train_twins(loop, clock)
         assert shares(loop) == pytest.approx({"tiramisu": 0.5, "mochi": 0.5}, abs=1e-6)
@@ -101,11 +106,11 @@ def test_without_it_only_the_callers_features_count_as_personalizer_had_it(datab
 
 
 def test_the_action_id_option_is_the_loops_and_never_reaches_vowpal_wabbit(database_url, clock):
-    check_policy(f"{DEFAULT_POLICY} {ACTION_ID_OPTION}")  # accepted as a policy
-    assert ACTION_ID_OPTION not in effective_arguments(f"{DEFAULT_POLICY} {ACTION_ID_OPTION}", 0.2)
-    loop = open_loop(database_url, clock)
+    check_policy(f"{WITHOUT_IDS} {ACTION_ID_OPTION}")  # accepted as a policy
+    assert ACTION_ID_OPTION not in effective_arguments(f"{WITHOUT_IDS} {ACTION_ID_OPTION}", 0.2)
+    loop = open_loop(database_url, clock, policy=WITHOUT_IDS)
     try:
-        loop.admin.set_policy(f"{DEFAULT_POLICY} {ACTION_ID_OPTION}")
+        loop.admin.set_policy(f"{WITHOUT_IDS} {ACTION_ID_OPTION}")
         assert loop.settings.policy.endswith(ACTION_ID_OPTION)  # answered back as it was set
         train_twins(loop, clock, events=40)
         exported = loop.admin.export_model()
