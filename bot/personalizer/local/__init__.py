@@ -10,6 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from bot.personalizer.local.settings import (
+    AZURE_DEFAULT_POLICY,
+    DEFAULT_POLICIES,
     DEFAULT_POLICY,
     ENV_VARIABLES,
     LEARNING_MODES,
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from bot.personalizer.local.loop import LearningLoop, check_reward, open_learning_loop
 
 __all__ = [
+    "AZURE_DEFAULT_POLICY",
+    "DEFAULT_POLICIES",
     "DEFAULT_POLICY",
     "ENV_VARIABLES",
     "LEARNING_MODES",
