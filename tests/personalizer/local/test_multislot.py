@@ -251,3 +251,17 @@ def test_a_database_made_before_multi_slot_gets_its_columns_at_start_up(database
         assert loop.train_once() == 1
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize("mode", ["Apprentice", "LoggingOnly"])
+def test_apprentice_and_logging_only_answer_each_slots_baseline(loop, clock, mode):
+    loop.admin.update_settings(loop.settings.with_changes(learning_mode=mode))
+    for i in range(10):
+        assert chosen(loop.rank_multislot(request(f"m{i}"))) == {"main": "pasta", "dessert": "tiramisu"}
+        loop.reward_multislot(f"m{i}", [SlotReward("main", 1.0), SlotReward("dessert", 1.0)])
+    clock.advance(1)
+    assert loop.train_once() == 10
+    learned = store.latest_model(loop._engine).learned_events
+    assert learned == (
+        10 if mode == "Apprentice" else 0
+    )  # Apprentice learns to imitate; LoggingOnly only logs
