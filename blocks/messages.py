@@ -54,6 +54,9 @@ RANKER_DOWN = (
     "Sorry, I can't come up with a dish right now: the recommender isn't answering. "
     "Please try again in a minute."
 )
+STORAGE_DOWN = (
+    "Sorry, I can't save anything right now: my storage is failing. Please try again in a few minutes."
+)
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side. Please try again."
 VOTE_FAILED = "Sorry, I couldn't record your vote. Please click it again in a moment."
 SUGGESTION_GONE = "I can't find that suggestion any more. Type `/whatsfordinner` for a new one."

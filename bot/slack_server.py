@@ -8,24 +8,25 @@ import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 
 from slack_bolt import App
-from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_bolt.error import BoltError
-from slack_sdk import WebClient
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import Config
+from bot.listener_pool import ListenerPool, stop_listeners
 from bot.listeners import register_listeners
+from bot.outbound import ListenerClient, Replies, build_web_client
 from bot.services import Services
+from bot.slack_connections import KEEP_ALIVE_TIMEOUT, connection_limit, guarded_protocol
+from bot.slack_http_guard import build_slack_endpoint
 
 logger = logging.getLogger(__name__)
-MAX_BODY_BYTES = 1_000_000  # Slack's payloads are a few kB; refuse anything absurd before reading it
 LISTENER_THREADS = 16  # listener work in flight; more only adds GIL contention on small hosts
 
 
@@ -34,19 +35,20 @@ def serve_slack(config: Config, services: Services) -> int:
 
     Returns the exit status; closes `services` on the way out.
     """
-    executor = ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener")
+    executor = ListenerPool(max_workers=LISTENER_THREADS)
+    replies = Replies()
     stopped = threading.Event()
 
     def shut_down() -> None:
         if not stopped.is_set():
             stopped.set()
-            executor.shutdown(wait=True)  # suggestions and votes already acked finish first
+            stop_listeners(executor, replies)  # work already acked finishes first, within a deadline
             services.close()
             logger.info("stopped")
 
     try:
         try:
-            bolt_app = build_bolt_app(config, services, executor)
+            bolt_app = build_bolt_app(config, services, executor, replies)
         except BoltError as exc:  # auth.test refused the token
             logger.error("Slack refused the bot token: %s", exc)
             return 1
@@ -61,35 +63,42 @@ def serve_slack(config: Config, services: Services) -> int:
             import uvicorn
 
             uvicorn.run(
-                build_web_app(bolt_app, on_shutdown=shut_down),
+                build_web_app(bolt_app, config.slack_signing_secret, on_shutdown=shut_down),
                 host=config.host,
                 port=config.port,
                 log_config=None,  # app.py configured logging once
                 access_log=False,  # a line per click costs more than the click; errors are still logged
                 backlog=2048,
-                timeout_graceful_shutdown=5,
+                http=guarded_protocol(connection_limit()),  # a header deadline and a connection limit
+                timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
+                timeout_graceful_shutdown=3,  # acks take milliseconds; the listeners then get STOP_WAIT
             )
     finally:
         shut_down()
     return 0
 
 
-def build_bolt_app(config: Config, services: Services, executor: Executor) -> App:
-    """The Bolt App with every listener, their work run on `executor`; its WebClient uses SLACK_API_URL."""
-    client_args: dict[str, object] = {"token": config.slack_bot_token, "timeout": 10}
-    if config.slack_api_url:
-        client_args["base_url"] = config.slack_api_url
+def build_bolt_app(
+    config: Config, services: Services, executor: Executor, replies: Replies | None = None
+) -> App:
+    """The Bolt App with every listener, their work run on `executor`; its WebClient uses SLACK_API_URL.
+
+    Every call to Slack has a deadline and no retry, and replies post on `replies` (see bot/outbound.py).
+    """
     app = App(
-        client=WebClient(**client_args),  # type: ignore[arg-type]
+        client=build_web_client(config.slack_bot_token, config.slack_api_url),
         signing_secret=config.slack_signing_secret,
         process_before_response=True,  # acks run inline, the work on `executor`: see bot/listeners
         listener_executor=executor,
     )
-    register_listeners(app, services, executor)
+    client = ListenerClient(config.slack_bot_token, config.slack_api_url)
+    register_listeners(app, services, executor, replies or Replies(), client)
     return app
 
 
-def build_web_app(bolt_app: App, on_shutdown: Callable[[], None] | None = None) -> Starlette:
+def build_web_app(
+    bolt_app: App, signing_secret: str, on_shutdown: Callable[[], None] | None = None
+) -> Starlette:
     """The ASGI app uvicorn serves; Bolt's dispatch runs in a worker thread so it never blocks the loop.
 
     `on_shutdown` runs (in a thread) when the server stops: uvicorn re-raises SIGTERM once it has shut
@@ -102,20 +111,7 @@ def build_web_app(bolt_app: App, on_shutdown: Callable[[], None] | None = None) 
         if on_shutdown is not None:
             await run_in_threadpool(on_shutdown)
 
-    async def slack_events(request: Request) -> Response:
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return PlainTextResponse("Payload too large", status_code=413)
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return PlainTextResponse("Payload too large", status_code=413)
-        try:
-            bolt_request = to_bolt_request(request, body)  # parses the body: payload=<json>, JSON or form
-        except (UnicodeDecodeError, ValueError, TypeError, AttributeError):
-            logger.warning("refused a malformed request to /slack/events")
-            return PlainTextResponse("Malformed request", status_code=400)
-        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
-        return to_starlette_response(bolt_response)
+    slack_events = build_slack_endpoint(bolt_app, signing_secret)  # see bot/slack_http_guard.py
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})

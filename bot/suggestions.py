@@ -6,6 +6,7 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import (
@@ -22,7 +23,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.db import create_tables, is_sqlite
 
@@ -52,6 +53,21 @@ suggest_clicks_table = Table(
     Column("click_key", String(160), primary_key=True),  # "<message ts>:<user id>"
     Column("created_at", Float, nullable=False),
 )
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be read or written right now (read-only, full, unreachable)."""
+
+
+@contextlib.contextmanager
+def _storage() -> Iterator[None]:
+    """Turn a database failure (other than a lost claim) into StorageUnavailable, for a friendly message."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except (DBAPIError, OSError) as exc:
+        raise StorageUnavailable(str(exc.__class__.__name__)) from exc
 
 
 @dataclass(frozen=True)
@@ -87,7 +103,7 @@ class SuggestionStore:
 
     def add(self, suggestion: Suggestion) -> None:
         """Record a suggestion just ranked."""
-        with self._write_lock, self.engine.begin() as conn:
+        with _storage(), self._write_lock, self.engine.begin() as conn:
             conn.execute(
                 insert(suggestions_table).values(
                     event_id=suggestion.event_id,
@@ -107,7 +123,7 @@ class SuggestionStore:
 
     def get(self, event_id: str) -> Suggestion | None:
         """The suggestion with this event ID, or None."""
-        with self.engine.connect() as conn:
+        with _storage(), self.engine.connect() as conn:
             query = select(suggestions_table).where(suggestions_table.c.event_id == event_id)
             row = conn.execute(query).first()
         if row is None:
@@ -130,7 +146,7 @@ class SuggestionStore:
     def claim_vote(self, event_id: str, requester: str, value: float) -> bool:
         """Set the vote if the requester has not voted yet; True only for the one click that wins."""
         table = suggestions_table
-        with self._write_lock, self.engine.begin() as conn:
+        with _storage(), self._write_lock, self.engine.begin() as conn:
             result = conn.execute(
                 update(table)
                 .where(table.c.event_id == event_id, table.c.requester == requester, table.c.vote.is_(None))
@@ -141,7 +157,7 @@ class SuggestionStore:
     def release_vote(self, event_id: str, value: float) -> None:
         """Undo a claim whose reward could not be sent, so the requester can vote again."""
         table = suggestions_table
-        with self._write_lock, self.engine.begin() as conn:
+        with _storage(), self._write_lock, self.engine.begin() as conn:
             conn.execute(
                 update(table).where(table.c.event_id == event_id, table.c.vote == value).values(vote=None)
             )
@@ -149,7 +165,7 @@ class SuggestionStore:
     def claim_suggest(self, click_key: str) -> bool:
         """Claim the Suggest click on one menus message; False when another click already has it."""
         try:
-            with self._write_lock, self.engine.begin() as conn:
+            with _storage(), self._write_lock, self.engine.begin() as conn:
                 conn.execute(insert(suggest_clicks_table).values(click_key=click_key, created_at=time.time()))
         except IntegrityError:
             return False
@@ -158,13 +174,13 @@ class SuggestionStore:
     def release_suggest(self, click_key: str) -> None:
         """Undo a Suggest claim whose rank failed, so the menus can be clicked again."""
         table = suggest_clicks_table
-        with self._write_lock, self.engine.begin() as conn:
+        with _storage(), self._write_lock, self.engine.begin() as conn:
             conn.execute(delete(table).where(table.c.click_key == click_key))
 
     def claim_retry(self, event_id: str, requester: str) -> bool:
         """Mark "Try another" used on a 👎'd suggestion; True only for the one click that wins."""
         table = suggestions_table
-        with self._write_lock, self.engine.begin() as conn:
+        with _storage(), self._write_lock, self.engine.begin() as conn:
             result = conn.execute(
                 update(table)
                 .where(
@@ -179,7 +195,7 @@ class SuggestionStore:
 
     def release_retry(self, event_id: str) -> None:
         """Undo a retry claim whose rank failed."""
-        with self._write_lock, self.engine.begin() as conn:
+        with _storage(), self._write_lock, self.engine.begin() as conn:
             conn.execute(
                 update(suggestions_table)
                 .where(suggestions_table.c.event_id == event_id)

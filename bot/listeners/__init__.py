@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 
 from blocks import ids
-from blocks.messages import SOMETHING_WENT_WRONG
+from blocks.messages import SOMETHING_WENT_WRONG, STORAGE_DOWN
 from bot.listeners.actions import handle_suggest, handle_thumbs_down, handle_thumbs_up, handle_try_another
 from bot.listeners.commands import handle_whatsfordinner
 from bot.listeners.events import handle_app_home_opened
+from bot.suggestions import StorageUnavailable
 
 if TYPE_CHECKING:  # listeners use the services they are handed, never build them
+    from bot.outbound import Replies
     from bot.services import Services
 
 logger = logging.getLogger(__name__)
@@ -37,16 +39,25 @@ def acknowledge(ack: Any) -> None:
     ack()
 
 
-def register_listeners(app: App, services: Services, executor: Executor) -> None:
-    """Register every listener on `app` (built with process_before_response=True); work runs on `executor`."""
+def register_listeners(
+    app: App, services: Services, executor: Executor, replies: Replies | None = None, client: Any = None
+) -> None:
+    """Register every listener on `app` (built with process_before_response=True); work runs on `executor`.
+
+    With `replies`, respond() posts on its own pool (see bot.outbound); with `client`, listeners call Slack
+    through it rather than through Bolt's client.
+    """
 
     def ack_then(handler: Handler) -> Callable[..., None]:
         def listener(ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
             ack()
-            executor.submit(_run, handler, services, body, respond, client)
+            if replies is not None:
+                respond = replies.respond_to(getattr(respond, "response_url", None))
+            executor.submit(_run, handler, services, body, respond, listener_client or client)
 
         return listener
 
+    listener_client = client
     app.command(COMMAND)(ack_then(handle_whatsfordinner))
     app.action(MENU_ACTIONS)(acknowledge)
     app.action(ids.SUGGEST)(ack_then(handle_suggest))
@@ -60,10 +71,17 @@ def _run(handler: Handler, services: Services, body: dict[str, Any], respond: An
     """Run a listener's work after its ack; a failure is logged and apologised for, never raised."""
     try:
         handler(services, body, respond, client)
+    except StorageUnavailable as exc:  # the database is read-only or full: the user can only wait
+        logger.error("the suggestion store failed: %s", getattr(exc.__cause__, "orig", exc.__cause__))
+        _apologise(respond, STORAGE_DOWN)
     except Exception:
         logger.exception("listener failed after its ack")
-        if respond is not None:  # events have no response_url
-            try:
-                respond(text=SOMETHING_WENT_WRONG, response_type="ephemeral", replace_original=False)
-            except Exception:
-                logger.warning("could not tell the user either", exc_info=True)
+        _apologise(respond, SOMETHING_WENT_WRONG)
+
+
+def _apologise(respond: Any, text: str) -> None:
+    if respond is not None:  # events have no response_url
+        try:
+            respond(text=text, response_type="ephemeral", replace_original=False)
+        except Exception:
+            logger.warning("could not tell the user either", exc_info=True)

@@ -36,7 +36,7 @@ REVOKED_TOKEN = "xoxb-revoked-token"  # auth.test refuses this one
 class Call:
     """One request that reached the fake: a Web API method or a response_url post."""
 
-    kind: str  # "api" or "respond"
+    kind: str  # "api" or "respond"; "held" for an arrival the fake delays (name "respond/<name>")
     name: str  # API method (users.info) or response_url name
     body: dict[str, Any]
     at: float = field(default_factory=time.perf_counter)
@@ -49,6 +49,10 @@ class FakeSlack:
         self.calls: list[Call] = []
         self._by_name: dict[tuple[str, str], list[Call]] = {}
         self.tz_offset = 0
+        # Seconds to wait before answering, by "respond/<name>", "api/<method>" or "api/users.info/<user>":
+        # a slow or hanging Slack endpoint. Released at once when the fake stops.
+        self.delays: dict[str, float] = {}
+        self._released = threading.Event()
         self._changed = threading.Condition()
         fake = self
 
@@ -61,13 +65,20 @@ class FakeSlack:
                 if self.headers.get("Authorization"):
                     body["_authorization"] = self.headers["Authorization"]
                 kind, _, name = self.path.strip("/").partition("/")
+                if delay := fake._delay(kind, name, body):
+                    fake._record(Call("held", f"{kind}/{name}", body))  # arrived; answered only later
+                    if fake._released.wait(delay):
+                        return  # the fake is stopping: drop the connection unanswered
                 reply = fake._reply(kind, name, body)
                 data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the app gave up waiting (a delayed answer): nothing reached it
                 fake._record(Call("api" if kind == "api" else "respond", name, body))
 
             def log_message(self, *args: Any) -> None:
@@ -83,6 +94,7 @@ class FakeSlack:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._released.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -104,6 +116,11 @@ class FakeSlack:
         """The posts to response_url `name` with their arrival times."""
         with self._changed:
             return list(self._by_name.get(("respond", name), []))
+
+    def held(self, path: str) -> int:
+        """How many requests for "respond/<name>" or "api/<method>" arrived at a delayed endpoint."""
+        with self._changed:
+            return len(self._by_name.get(("held", path), []))
 
     def api_calls(self, method: str) -> list[dict[str, Any]]:
         """Arguments of every call to a Web API method."""
@@ -136,6 +153,10 @@ class FakeSlack:
             self.calls.append(call)
             self._by_name.setdefault((call.kind, call.name), []).append(call)
             self._changed.notify_all()
+
+    def _delay(self, kind: str, name: str, body: dict[str, Any]) -> float:
+        keys = [f"{kind}/{name}", f"{kind}/{name}/{body.get('user', '')}"]
+        return max((self.delays.get(key, 0.0) for key in keys), default=0.0)
 
     def _reply(self, kind: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         if kind != "api":
@@ -283,17 +304,27 @@ def app_environment(fake: FakeSlack, workdir: Path, **overrides: str) -> dict[st
 
 
 def start_app(
-    env: dict[str, str], workdir: Path, args: tuple[str, ...] = (), timeout: float = 60.0
+    env: dict[str, str],
+    workdir: Path,
+    args: tuple[str, ...] = (),
+    timeout: float = 60.0,
+    preexec_fn: Callable[[], None] | None = None,
+    repo: Path = REPO,
 ) -> RunningApp:
-    """Start `python app.py` as production does and wait until /healthz answers."""
+    """Start `python app.py` as production does and wait until /healthz answers.
+
+    `preexec_fn` runs in the child before it starts (for instance to lower its resource limits);
+    `repo` is the checkout whose app.py runs (a benchmark may compare two).
+    """
     log_path = workdir / "app.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "app.py"), *args],
+        [sys.executable, str(repo / "app.py"), *args],
         cwd=workdir,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=preexec_fn,
     )
     log.close()
     app = RunningApp(process, f"http://127.0.0.1:{env['PORT']}", env["DATABASE_URL"], log_path)

@@ -1,0 +1,315 @@
+"""Hostile input against the Slack bot in HTTP mode: what each attack gets, and what a bystander sees meanwhile.
+
+    python bench/bench_attacks_slack.py [--repo PATH] [--markdown]
+
+Each attack class runs against `python app.py` (uvicorn + Starlette + Bolt, local learner on SQLite) on
+127.0.0.1, with the fake Slack of tests/support in this process. While it runs, a bystander sends a signed slash
+command every half second and times its reply at the fake response_url (capped at BYSTANDER_CAP). Reported
+per attack: the answers it got, how many were 5xx, the worst bystander latency, and the bot's RSS before
+and after. `--repo` runs another checkout's app.py (to compare two versions in one run). Bounded: about two
+minutes in all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import platform
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "support")]
+
+from slack_fakes import FakeSlack, RunningApp, app_environment, command_body, sign, start_app  # noqa: E402
+from slack_hostile import Slowloris, healthz_seconds, rss_mb, send_chunked  # noqa: E402
+
+BYSTANDER_CAP = 15.0  # seconds; a reply later than this counts as this
+FORGED = "\n2026-01-01 00:00:00,000 ERROR bot.forged: FORGED-LOG-LINE\n"
+_names = itertools.count()
+
+
+@dataclass
+class Outcome:
+    """One attack's row."""
+
+    attack: str
+    statuses: Counter[str] = field(default_factory=Counter)
+    bystander_worst: float = 0.0
+    rss_before: float = 0.0
+    rss_after: float = 0.0
+    note: str = ""
+
+    @property
+    def server_errors(self) -> int:
+        """Answers 500 and above."""
+        return sum(n for s, n in self.statuses.items() if s.isdigit() and int(s) >= 500)
+
+
+class Bystander:
+    """A user who keeps asking for dinner while the attack runs; keeps the worst reply latency."""
+
+    def __init__(self, app: RunningApp, fake: FakeSlack) -> None:
+        self.app, self.fake = app, fake
+        self.worst = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Bystander:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.worst = max(self.worst, self.once())
+
+    def once(self) -> float:
+        """One signed slash command; seconds until its reply reached the fake (BYSTANDER_CAP if never)."""
+        name = f"bystander-{next(_names)}"
+        body = command_body("sweet evening", self.fake.response_url(name), user="U9BYSTANDER")
+        started = time.perf_counter()
+        try:
+            requests.post(
+                f"{self.app.base_url}/slack/events", data=body.encode(), headers=sign(body), timeout=5
+            )
+            call = self.fake.wait(lambda: self.fake.response_calls(name), 1, BYSTANDER_CAP, name)[0]
+        except (AssertionError, requests.RequestException):
+            return BYSTANDER_CAP
+        return call.at - started
+
+
+def post(app: RunningApp, body: bytes, headers: dict[str, str]) -> str:
+    """POST /slack/events; the status as text, or the error's name."""
+    try:
+        return str(
+            requests.post(
+                f"{app.base_url}/slack/events", data=body, headers=headers, timeout=BYSTANDER_CAP
+            ).status_code
+        )
+    except requests.RequestException as exc:
+        return type(exc).__name__
+
+
+def unsigned(timestamp: str) -> dict[str, str]:
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": "v0=" + "0" * 64,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def attack_log_flood(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
+    before = app.log_path.stat().st_size
+    body = ("text=hi" + FORGED + "&" + "x" * 900_000).encode()
+    for _ in range(20):
+        out.statuses[post(app, body, unsigned(str(int(time.time()))))] += 1
+    grown = app.log_path.stat().st_size - before
+    forged = "forged line in log" if "FORGED-LOG-LINE" in app.log() else "no forged line"
+    out.note = f"log +{grown / 1e3:,.0f} kB, {forged}"
+
+
+def attack_timestamps(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
+    body = command_body("sweet evening", "http://127.0.0.1:9/nowhere").encode()
+    for timestamp in ["abc", "", "1.5", "1e9", "0x10", "9" * 400] * 5:
+        out.statuses[post(app, body, unsigned(timestamp))] += 1
+
+
+def attack_malformed(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
+    deep = "[" * 3000 + "]" * 3000
+    bodies = [
+        (urlencode({"payload": deep}), "application/x-www-form-urlencoded"),
+        (
+            urlencode({"payload": '{"type":"block_actions","a":' + deep + "}"}),
+            "application/x-www-form-urlencoded",
+        ),
+        (urlencode({"payload": '{"response_urls": "x"}'}), "application/x-www-form-urlencoded"),
+        ('{"type": "event_callback", "event": "x"}', "application/json"),
+        ('{"type": "event_callback", "event": ' + deep + "}", "application/json"),
+        (deep, "application/json"),
+        ("{", "application/json"),
+    ]
+    for body, content_type in bodies * 3:
+        out.statuses[post(app, body.encode(), {**sign(body), "Content-Type": content_type})] += 1
+
+
+def attack_chunked(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
+    taken = []
+    for _ in range(6):
+        status, sent = send_chunked(app, 40_000_000, unsigned(str(int(time.time()))))
+        out.statuses[str(status)] += 1
+        taken.append(sent)
+    out.note = f"the server took up to {max(taken) / 1e6:.1f} MB of each 40 MB before answering"
+
+
+def attack_hanging_replies(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
+    hang_commands(app, fake, "hang", 18, out)
+    time.sleep(6)  # the bystander keeps asking while the 18 replies hang
+    out.note = "18 response_urls that never answer"
+
+
+def hang_commands(app: RunningApp, fake: FakeSlack, prefix: str, count: int, out: Outcome) -> None:
+    """`count` slash commands whose response_urls hang for a minute."""
+
+    def send(i: int) -> str:
+        name = f"{prefix}-{i}"
+        fake.delays[f"respond/{name}"] = 60.0
+        body = command_body("salty night", fake.response_url(name), user=f"U{prefix.upper()}{i}")
+        return post(app, body.encode(), sign(body))
+
+    with ThreadPoolExecutor(8) as clients:
+        out.statuses.update(clients.map(send, range(count)))
+
+
+def attack_slow_users_info(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
+    fake.delays["api/users.info/U5SLOWTZ"] = 10.0
+    name = "slow-tz"
+    started = time.perf_counter()
+    body = command_body("", fake.response_url(name), user="U5SLOWTZ")
+    out.statuses[post(app, body.encode(), sign(body))] += 1
+    try:
+        at = fake.wait(lambda: fake.response_calls(name), 1, BYSTANDER_CAP, name)[0].at
+        out.note = f"that user's menus after {at - started:.1f} s (users.info answers in 10 s)"
+    except AssertionError:
+        out.note = f"that user's menus: none within {BYSTANDER_CAP:g} s"
+
+
+def attack_slowloris(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
+    slow = Slowloris(app, 400)
+    try:
+        worst = 0.0
+        for _ in range(16):  # 8 s: past the header deadline
+            worst = max(worst, healthz_seconds(app))
+            time.sleep(0.5)
+        out.note = f"/healthz worst {'never answered' if worst >= 99 else seconds(worst)}; "
+        out.note += f"{slow.closed_by_server} of 400 closed by the server"
+    finally:
+        slow.close()
+
+
+def attack_sigterm(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
+    hang_commands(app, fake, "term", 300, out)
+    started = time.monotonic()
+    app.process.send_signal(signal.SIGTERM)
+    try:
+        app.process.wait(timeout=30)
+        out.note = f"exited {time.monotonic() - started:.1f} s after SIGTERM with 300 replies hanging"
+    except subprocess.TimeoutExpired:
+        out.note = "still running 30 s after SIGTERM (killed)"
+        app.process.kill()
+        app.process.wait()
+
+
+def low_open_files() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+# (name, attack, bot started with a low open-file limit, bystander runs during the attack)
+ATTACKS: list[tuple[str, Callable[[RunningApp, FakeSlack, Outcome], None], bool, bool]] = [
+    ("unsigned 900 kB bodies with a forged log line ×20", attack_log_flood, False, True),
+    ("non-integer X-Slack-Request-Timestamp ×30", attack_timestamps, False, True),
+    ("signed, malformed: 3,000-deep payload, wrong types ×21", attack_malformed, False, True),
+    ("unsigned chunked 40 MB bodies ×6", attack_chunked, False, True),
+    ("hanging response_urls ×18", attack_hanging_replies, False, True),
+    ("users.info answering in 10 s", attack_slow_users_info, False, True),
+    ("slowloris ×400, open-file limit 256", attack_slowloris, True, True),
+    ("SIGTERM with 300 replies hanging", attack_sigterm, False, False),
+]
+
+
+@contextmanager
+def bot(fake: FakeSlack, repo: Path, low_files: bool) -> Iterator[RunningApp]:
+    """A fresh bot for one attack."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        app = start_app(
+            app_environment(fake, workdir),
+            workdir,
+            preexec_fn=low_open_files if low_files else None,
+            repo=repo,
+        )
+        try:
+            yield app
+        finally:
+            app.stop()
+
+
+def run(repo: Path) -> list[Outcome]:
+    """Every attack against a fresh bot from `repo`."""
+    outcomes = []
+    with FakeSlack() as fake:
+        for name, attack, low_files, with_bystander in ATTACKS:
+            out = Outcome(name)
+            with bot(fake, repo, low_files) as app:
+                Bystander(app, fake).once()  # warm up: the first rank loads the model
+                out.rss_before = rss_mb(app.process.pid)
+                if with_bystander:
+                    with Bystander(app, fake) as bystander:
+                        attack(app, fake, out)
+                        bystander.worst = max(bystander.worst, bystander.once())
+                    out.bystander_worst = bystander.worst
+                else:
+                    attack(app, fake, out)
+                if app.process.poll() is None:
+                    out.rss_after = rss_mb(app.process.pid)
+            outcomes.append(out)
+            print(f"  {name}: {dict(out.statuses)} {out.note}", file=sys.stderr)
+    return outcomes
+
+
+def table(outcomes: list[Outcome]) -> str:
+    """The markdown table of outcomes."""
+    lines = [
+        "| attack | answers | 5xx | worst bystander reply | RSS before → after | notes |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for o in outcomes:
+        answers = ", ".join(f"{s} ×{n}" for s, n in sorted(o.statuses.items()) if n) or "–"
+        bystander = "–" if not o.bystander_worst else seconds(o.bystander_worst)
+        if o.bystander_worst >= BYSTANDER_CAP:
+            bystander = f"≥ {BYSTANDER_CAP:g} s"
+        rss = (
+            f"{o.rss_before:.0f} → {o.rss_after:.0f} MB" if o.rss_after else f"{o.rss_before:.0f} MB → exited"
+        )
+        lines.append(f"| {o.attack} | {answers} | {o.server_errors} | {bystander} | {rss} | {o.note} |")
+    return "\n".join(lines)
+
+
+def seconds(value: float) -> str:
+    """A latency for the table: ms under a second."""
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
+
+
+def main() -> None:
+    """Run every attack and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repo", type=Path, default=REPO, help="the checkout whose app.py is attacked")
+    args = parser.parse_args()
+    started = datetime.now(UTC)
+    outcomes = run(args.repo.resolve())
+    load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+    print(f"Measured by `python bench/bench_attacks_slack.py` on {started:%Y-%m-%d %H:%M} UTC: Python ")
+    print(f"{platform.python_version()}, {platform.system()}, one-minute load average {load} at the end.\n")
+    print(table(outcomes))
+
+
+if __name__ == "__main__":
+    main()

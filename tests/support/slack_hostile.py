@@ -1,0 +1,126 @@
+"""What the hostile-input tests and bench/bench_attacks_slack.py share: raw sockets, RSS, bystanders."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+from slack_fakes import FakeSlack, RunningApp
+
+CHUNK = b"x" * 65536
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process `pid` in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def address(app: RunningApp) -> tuple[str, int]:
+    """(host, port) the app serves on."""
+    host, port = app.base_url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+def send_chunked(app: RunningApp, total_bytes: int, headers: dict[str, str] | None = None) -> tuple[int, int]:
+    """POST a chunked body of up to `total_bytes` to /slack/events; (status, bytes sent before the answer).
+
+    Sending stops as soon as the server answers or closes: a server that refuses while the body streams
+    has taken only a small part of it.
+    """
+    lines = [
+        "POST /slack/events HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Transfer-Encoding: chunked",
+        "Content-Type: application/x-www-form-urlencoded",
+        *(f"{k}: {v}" for k, v in (headers or {}).items()),
+    ]
+    sent = 0
+    with socket.create_connection(address(app), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        sock.setblocking(False)
+        answer = b""
+        try:
+            while sent < total_bytes:
+                try:
+                    answer += sock.recv(65536)
+                    break  # the server answered (or closed) before the body ended
+                except BlockingIOError:
+                    pass
+                frame = b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK)
+                sock.setblocking(True)
+                sock.sendall(frame)
+                sock.setblocking(False)
+                sent += len(CHUNK)
+            else:
+                sock.setblocking(True)
+                sock.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        sock.setblocking(True)
+        sock.settimeout(30)
+        try:
+            while b"\r\n" not in answer:
+                more = sock.recv(65536)
+                if not more:
+                    break
+                answer += more
+        except (ConnectionResetError, TimeoutError):
+            pass
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+    return status, sent
+
+
+def bystander_seconds(app: RunningApp, fake: FakeSlack, name: str, user: str = "U9BYSTANDER") -> float:
+    """Seconds from a bystander's signed slash command to its reply at the fake response_url."""
+    started = time.perf_counter()
+    response = app.command("sweet evening", fake.response_url(name), user=user)
+    assert response.status_code == 200, (response.status_code, response.text)
+    call = fake.wait(lambda: fake.response_calls(name), 1, 30.0, f"response_url {name}")[0]
+    return call.at - started
+
+
+class Slowloris:
+    """`count` connections that send a request's headers one byte every half second, never finishing."""
+
+    def __init__(self, app: RunningApp, count: int) -> None:
+        self.sockets: list[socket.socket] = []
+        self.closed_by_server = 0
+        self._stop = threading.Event()
+        for _ in range(count):
+            sock = socket.create_connection(address(app), timeout=5)
+            sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            self.sockets.append(sock)
+        self._thread = threading.Thread(target=self._drip, daemon=True)
+        self._thread.start()
+
+    def _drip(self) -> None:
+        while not self._stop.wait(0.5):
+            for sock in list(self.sockets):
+                try:
+                    sock.sendall(b"a")
+                except OSError:
+                    self.sockets.remove(sock)
+                    self.closed_by_server += 1
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for sock in self.sockets:
+            sock.close()
+
+
+def healthz_seconds(app: RunningApp) -> float:
+    """Seconds for GET /healthz on a new connection; 99 when it does not answer within 5 s."""
+    started = time.perf_counter()
+    try:
+        with socket.create_connection(address(app), timeout=5) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            answer = sock.recv(4096)
+    except OSError:
+        return 99.0
+    return time.perf_counter() - started if answer.startswith(b"HTTP/1.1 200") else 99.0
