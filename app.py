@@ -16,9 +16,10 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from bot.config import Config, ConfigError, load_config, slack_configured
-from bot.menu import MenuError
+from bot.config import Config, ConfigError, load_config, slack_requested
+from bot.menu import DEFAULT_MENU_FILE, MenuError
 from bot.services import Services, build_services
+from bot.startup import StartupError
 
 EXIT_CONFIG = 2  # missing or invalid settings
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -42,6 +43,9 @@ def run_bot(environ: Mapping[str, str]) -> int:
     if config is None:
         return EXIT_CONFIG
     configure_logging(config.log_level)
+    # Bolt reads SLACK_BOT_TOKEN from the process environment by itself and, handed a WebClient as well,
+    # warns that the token "will be unused". The Config holds it; child processes need not inherit it.
+    os.environ.pop("SLACK_BOT_TOKEN", None)
     services = _services(config)
     if services is None:
         return EXIT_CONFIG
@@ -69,8 +73,8 @@ def run_console_mode(environ: Mapping[str, str]) -> int:
 
 
 def run_auto(environ: Mapping[str, str]) -> int:
-    """The bot when Slack is configured, else one line on how to connect it and the console."""
-    if slack_configured(environ):
+    """The bot when any Slack setting is present (it names any missing), else a hint and the console."""
+    if slack_requested(environ):
         return run_bot(environ)
     sys.stderr.write(
         "Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET): see README.md, "
@@ -122,7 +126,13 @@ def _services(config: Config) -> Services | None:
     try:
         return build_services(config)
     except MenuError as exc:
-        sys.stderr.write(f"Invalid menu: {exc}\n")
+        setting = "" if config.menu_file == DEFAULT_MENU_FILE else " (MENU_FILE)"
+        # One line: YAML's own messages point at the spot over several.
+        detail = " ".join(line.strip() for line in str(exc).splitlines() if line.strip(" ^"))
+        sys.stderr.write(f"Invalid menu{setting}: {detail}\n")
+        return None
+    except StartupError as exc:  # the database cannot be opened or written
+        sys.stderr.write(f"{exc}\n")
         return None
 
 

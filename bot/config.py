@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.menu import DEFAULT_MENU_FILE
 from bot.personalizer.local import ENV_VARIABLES as LOOP_ENV_VARIABLES
@@ -18,11 +18,12 @@ DEFAULT_DATABASE_URL = "sqlite:///data/whatsfordinner.db"
 DEFAULT_PORT = 3000
 BACKENDS = ("local", "azure")
 # Share of dinner suggestions that explore (PERSONALIZER_EXPLORATION overrides it): a person sees another
-# fitting dish about once in ten, and a learned favourite the rest of the time; docs/learning.md has the
+# fitting dish about one suggestion in ten, and a learned favourite the rest of the time; docs/learning.md has the
 # learning worlds' figures behind it. The REST service keeps Personalizer's 20%.
 BOT_EXPLORATION = 0.1
 DEFAULT_EXPLORATION = 0.2
 
+SLACK_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
 # Which settings each mode cannot run without (the Personalizer backend adds its own below).
 REQUIRED_BY_MODE: dict[str, tuple[str, ...]] = {
     "bot": ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"),
@@ -36,7 +37,10 @@ class ConfigError(ValueError):
     """Invalid or missing settings; `problems` lists every one, each naming its variable."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("Invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+        if len(problems) == 1:  # one problem, one line
+            super().__init__(f"Invalid configuration: {problems[0]}")
+        else:
+            super().__init__("Invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
         self.problems = problems
 
 
@@ -105,10 +109,9 @@ def load_config(environ: Mapping[str, str], mode: str) -> Config:
     port = _whole_number(get, "PORT", DEFAULT_PORT, 1, 65535, problems)
 
     database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    try:
-        make_url(database_url)
-    except ArgumentError:
-        problems.append("DATABASE_URL is not a database URL (e.g. sqlite:///data/whatsfordinner.db)")
+    database_problem = _database_url_problem(database_url)
+    if database_problem:
+        problems.append(database_problem)
 
     menu_file = Path(get("MENU_FILE")) if get("MENU_FILE") else DEFAULT_MENU_FILE
     if not menu_file.is_file():
@@ -149,9 +152,9 @@ def load_config(environ: Mapping[str, str], mode: str) -> Config:
     )
 
 
-def slack_configured(environ: Mapping[str, str]) -> bool:
-    """True when the bot's required Slack settings are present (what `app.py auto` checks)."""
-    return all(environ.get(name, "").strip() for name in REQUIRED_BY_MODE["bot"])
+def slack_requested(environ: Mapping[str, str]) -> bool:
+    """True when any Slack setting is present: `app.py auto` then runs the bot, which names what is missing."""
+    return any(environ.get(name, "").strip() for name in SLACK_VARIABLES)
 
 
 def _whole_number(
@@ -165,6 +168,27 @@ def _whole_number(
         return int(raw)
     problems.append(f"{name}={raw!r} is invalid: use a whole number {low}..{high}")
     return default
+
+
+def _database_url_problem(url: str) -> str | None:
+    """Why DATABASE_URL cannot work (not a URL, a database SQLAlchemy does not know, a driver not installed)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "DATABASE_URL is not a database URL (e.g. sqlite:///data/whatsfordinner.db)"
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        return f"DATABASE_URL={shown!r} is not a database this app supports: use sqlite:/// or postgresql://"
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        return (
+            f"DATABASE_URL={shown!r} needs a database driver that is not installed ({exc.name or exc}): "
+            "use sqlite:/// or postgresql://"
+        )
+    return None
 
 
 def _azure_missing(get: Callable[[str], str]) -> list[str]:

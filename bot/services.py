@@ -6,12 +6,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import Config
 from bot.db import create_database_engine
 from bot.menu import Menu, load_menu
 from bot.personalizer.base import Ranker
 from bot.personalizer.deadline import RankDeadline
-from bot.suggestions import SuggestionStore
+from bot.startup import check_database_writable, database_error, database_folder_error
+from bot.suggestions import SuggestionStore, suggestions_table
 
 logger = logging.getLogger(__name__)
 RANKER_TIMEOUT = 2.0  # seconds; leaves room under Slack's 3 s for the reply itself
@@ -55,13 +58,23 @@ def build_ranker(config: Config, *, run_trainer: bool = True) -> tuple[Ranker, C
 
 
 def build_services(config: Config, *, run_trainer: bool = True) -> Services:
-    """Load the menu (MenuError if invalid), open the suggestion store and the ranker."""
+    """Load the menu (MenuError if invalid), open the suggestion store and the ranker.
+
+    StartupError, naming DATABASE_URL, if the database cannot be opened or written.
+    """
     menu = load_menu(config.menu_file)
-    engine = create_database_engine(config.database_url)
+    try:
+        engine = create_database_engine(config.database_url)
+    except OSError as exc:  # the SQLite file's folder cannot be created
+        raise database_folder_error(config.database_url, exc) from None
     try:
         suggestions = SuggestionStore(engine)
         suggestions.create_schema()
+        check_database_writable(engine, suggestions_table)  # a read-only database fails here, not at a vote
         backend, close_backend = build_ranker(config, run_trainer=run_trainer)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise database_error(config.database_url, exc) from None
     except BaseException:
         engine.dispose()
         raise

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -12,6 +11,7 @@ from concurrent.futures import Executor
 
 from slack_bolt import App
 from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,6 +25,7 @@ from bot.outbound import ListenerClient, Replies, build_web_client
 from bot.services import Services
 from bot.slack_connections import KEEP_ALIVE_TIMEOUT, connection_limit, guarded_protocol
 from bot.slack_http_guard import build_slack_endpoint
+from bot.startup import StartupError, slack_error
 
 logger = logging.getLogger(__name__)
 LISTENER_THREADS = 16  # listener work in flight; more only adds GIL contention on small hosts
@@ -46,19 +47,23 @@ def serve_slack(config: Config, services: Services) -> int:
             services.close()
             logger.info("stopped")
 
+    failure: StartupError | None = None
     try:
         try:
             bolt_app = build_bolt_app(config, services, executor, replies)
-        except BoltError as exc:  # auth.test refused the token
-            logger.error("Slack refused the bot token: %s", exc)
-            return 1
+        except (BoltError, SlackApiError, OSError) as exc:  # Bolt's auth.test of the bot token
+            failure = slack_error(exc, config.slack_api_url)
+            if failure is None:
+                raise
+            return failure.exit_status
         if config.socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+            from bot.socket_mode import run_socket_mode
 
-            # uvicorn turns SIGTERM into a clean stop; here, make it unwind through `finally` too.
-            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-            logger.info("connecting to Slack over Socket Mode")
-            SocketModeHandler(bolt_app, config.slack_app_token).start()
+            try:
+                run_socket_mode(bolt_app, config.slack_app_token, config.slack_api_url)
+            except StartupError as exc:
+                failure = exc
+                return exc.exit_status
         else:
             import uvicorn
 
@@ -75,6 +80,8 @@ def serve_slack(config: Config, services: Services) -> int:
             )
     finally:
         shut_down()
+        if failure is not None:
+            sys.stderr.write(f"{failure}\n")  # the last line, after the shutdown's log lines
     return 0
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_config, slack_configured
+from bot.config import DEFAULT_DATABASE_URL, ConfigError, load_config, slack_requested
 from bot.menu import DEFAULT_MENU_FILE
 
 SLACK = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret"}
@@ -123,11 +123,6 @@ def test_repr_never_shows_secrets() -> None:
     assert "s3cret" not in repr(config) and "xoxb" not in repr(config) and "pk-secret" not in repr(config)
 
 
-def test_slack_configured() -> None:
-    assert slack_configured(SLACK)
-    assert not slack_configured({"SLACK_BOT_TOKEN": "xoxb-1"})
-
-
 def test_env_example_documents_every_variable_with_a_comment() -> None:
     from bot.personalizer.local.settings import ENV_VARIABLES
 
@@ -169,3 +164,15 @@ def test_web_concurrency_is_a_small_whole_number() -> None:
     assert load_config({"PERSONALIZER_KEY": "k", "WEB_CONCURRENCY": "2"}, "personalizer").web_concurrency == 2
     with pytest.raises(ConfigError, match="WEB_CONCURRENCY"):
         load_config({"PERSONALIZER_KEY": "k", "WEB_CONCURRENCY": "many"}, "personalizer")
+
+
+def test_slack_requested_by_any_one_slack_setting() -> None:
+    assert not slack_requested({})
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        assert slack_requested({name: "set"})
+
+
+def test_a_single_problem_is_one_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({**SLACK, "DATABASE_URL": "mysql://dinner@127.0.0.1/dinner"}, "bot")
+    assert "\n" not in str(caught.value) and "DATABASE_URL" in str(caught.value)
