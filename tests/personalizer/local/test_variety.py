@@ -85,3 +85,13 @@ def test_a_learned_favourite_dominates_and_the_others_still_appear(sqlite_url, c
 @pytest.fixture
 def sqlite_url(fresh_database) -> str:
     return fresh_database("sqlite")
+
+
+def test_the_bot_explores_10_percent_by_default_and_the_service_keeps_personalizers_20():
+    from bot.config import load_config
+
+    assert load_config({}, "console").loop_settings.exploration_percentage == BOT_EXPLORATION == 0.1
+    service = load_config({"PERSONALIZER_KEY": "k"}, "personalizer")
+    assert service.loop_settings.exploration_percentage == 0.2
+    chosen = load_config({"PERSONALIZER_EXPLORATION": "35"}, "console")
+    assert chosen.loop_settings.exploration_percentage == pytest.approx(0.35)
