@@ -117,3 +117,22 @@ def test_the_action_id_option_is_the_loops_and_never_reaches_vowpal_wabbit(datab
         loop.admin.import_model(exported)  # the model loads back under the same policy
     finally:
         loop.close()
+
+
+@pytest.mark.parametrize(
+    "features",
+    [[{"taste": "salty", "nutrition_level": 5}], [{"drink": True}], [], [{"cuisine": {"name": "thai"}}]],
+)
+def test_an_action_line_given_its_id_means_to_vw_what_one_made_with_it_means(features):
+    from vowpalwabbit import Workspace
+
+    from bot.personalizer.local.features import action_line, with_id
+
+    vw = Workspace("--cb_explore_adf -q CA --quiet")
+    other = action_line("pasta", [{"taste": "sweet"}])
+    for _ in range(50):
+        vw.learn(["shared |C user=ana", f"0:-1:0.5 {action_line('ice cream', features)}", other])
+    made_with = vw.predict(["shared |C user=ana", action_line("ice cream", features), other])
+    given = vw.predict(["shared |C user=ana", with_id("ice cream", action_line(None, features)), other])
+    vw.finish()
+    assert made_with == given and made_with[0] > 0.5
