@@ -13,18 +13,15 @@ minutes in all.
 from __future__ import annotations
 
 import argparse
-import itertools
 import platform
 import resource
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,11 +34,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests" / "support")]
 
 from slack_fakes import FakeSlack, RunningApp, app_environment, command_body, sign, start_app  # noqa: E402
-from slack_hostile import Slowloris, healthz_seconds, rss_mb, send_chunked  # noqa: E402
+from slack_hostile import (  # noqa: E402
+    BYSTANDER_CAP,
+    Bystander,
+    Slowloris,
+    hang_replies,
+    healthz_seconds,
+    hold_bodies,
+    rss_mb,
+    send_chunked,
+    unsigned,
+)
 
-BYSTANDER_CAP = 15.0  # seconds; a reply later than this counts as this
 FORGED = "\n2026-01-01 00:00:00,000 ERROR bot.forged: FORGED-LOG-LINE\n"
-_names = itertools.count()
 
 
 @dataclass
@@ -61,42 +66,6 @@ class Outcome:
         return sum(n for s, n in self.statuses.items() if s.isdigit() and int(s) >= 500)
 
 
-class Bystander:
-    """A user who keeps asking for dinner while the attack runs; keeps the worst reply latency."""
-
-    def __init__(self, app: RunningApp, fake: FakeSlack) -> None:
-        self.app, self.fake = app, fake
-        self.worst = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Bystander:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            self.worst = max(self.worst, self.once())
-
-    def once(self) -> float:
-        """One signed slash command; seconds until its reply reached the fake (BYSTANDER_CAP if never)."""
-        name = f"bystander-{next(_names)}"
-        body = command_body("sweet evening", self.fake.response_url(name), user="U9BYSTANDER")
-        started = time.perf_counter()
-        try:
-            requests.post(
-                f"{self.app.base_url}/slack/events", data=body.encode(), headers=sign(body), timeout=5
-            )
-            call = self.fake.wait(lambda: self.fake.response_calls(name), 1, BYSTANDER_CAP, name)[0]
-        except (AssertionError, requests.RequestException):
-            return BYSTANDER_CAP
-        return call.at - started
-
-
 def post(app: RunningApp, body: bytes, headers: dict[str, str]) -> str:
     """POST /slack/events; the status as text, or the error's name."""
     try:
@@ -107,14 +76,6 @@ def post(app: RunningApp, body: bytes, headers: dict[str, str]) -> str:
         )
     except requests.RequestException as exc:
         return type(exc).__name__
-
-
-def unsigned(timestamp: str) -> dict[str, str]:
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": "v0=" + "0" * 64,
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
 
 
 def attack_log_flood(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
@@ -160,23 +121,19 @@ def attack_chunked(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
     out.note = f"the server took up to {max(taken) / 1e6:.1f} MB of each 40 MB before answering"
 
 
+def attack_held_bodies(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
+    held, statuses = hold_bodies(app, 200, 900_000)
+    out.statuses.update(str(s) for s in statuses)
+    out.note = f"{len(held)} bodies held open by the server, {len(statuses)} refused at once"
+    time.sleep(2)  # the bystander asks while the connections hold their bodies
+    for sock in held:
+        sock.close()
+
+
 def attack_hanging_replies(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
-    hang_commands(app, fake, "hang", 18, out)
+    out.statuses.update(hang_replies(app, fake, "hang", 18))
     time.sleep(6)  # the bystander keeps asking while the 18 replies hang
     out.note = "18 response_urls that never answer"
-
-
-def hang_commands(app: RunningApp, fake: FakeSlack, prefix: str, count: int, out: Outcome) -> None:
-    """`count` slash commands whose response_urls hang for a minute."""
-
-    def send(i: int) -> str:
-        name = f"{prefix}-{i}"
-        fake.delays[f"respond/{name}"] = 60.0
-        body = command_body("salty night", fake.response_url(name), user=f"U{prefix.upper()}{i}")
-        return post(app, body.encode(), sign(body))
-
-    with ThreadPoolExecutor(8) as clients:
-        out.statuses.update(clients.map(send, range(count)))
 
 
 def attack_slow_users_info(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
@@ -206,7 +163,7 @@ def attack_slowloris(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
 
 
 def attack_sigterm(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
-    hang_commands(app, fake, "term", 300, out)
+    out.statuses.update(hang_replies(app, fake, "term", 300))
     started = time.monotonic()
     app.process.send_signal(signal.SIGTERM)
     try:
@@ -228,6 +185,7 @@ ATTACKS: list[tuple[str, Callable[[RunningApp, FakeSlack, Outcome], None], bool,
     ("non-integer X-Slack-Request-Timestamp ×30", attack_timestamps, False, True),
     ("signed, malformed: 3,000-deep payload, wrong types ×21", attack_malformed, False, True),
     ("unsigned chunked 40 MB bodies ×6", attack_chunked, False, True),
+    ("900 kB bodies held one byte short ×200", attack_held_bodies, False, True),
     ("hanging response_urls ×18", attack_hanging_replies, False, True),
     ("users.info answering in 10 s", attack_slow_users_info, False, True),
     ("slowloris ×400, open-file limit 256", attack_slowloris, True, True),

@@ -43,7 +43,8 @@ def run_round(ranker: Ranker, menu: Menu, read: Read, write: Write) -> None:
     request = RankRequest(
         context_features=context_features(taste, time_of_day, CONSOLE_USER),
         actions=menu.actions(),
-        excluded_actions=menu.excluded(),
+        # The craving counts here as in Slack (same learner, same contexts); the printout stays the quickstart's.
+        excluded_actions=menu.excluded_for(taste),
         event_id=event_id,
     )
     try:

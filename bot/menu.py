@@ -37,6 +37,15 @@ class Dish:
     features: Features
     excluded: bool = False
 
+    @property
+    def taste(self) -> str | None:
+        """The dish's `taste` feature (first found, lower case), or None when it does not say."""
+        for feature in self.features:
+            value = feature.get("taste")
+            if isinstance(value, str) and value.strip():
+                return value.strip().lower()
+        return None
+
 
 @dataclass(frozen=True)
 class Menu:
@@ -55,6 +64,24 @@ class Menu:
     def selectable(self, rejected: list[str] | tuple[str, ...] = ()) -> list[str]:
         """Ids the ranker may still pick once `rejected` are left out."""
         return [d.id for d in self.dishes if not d.excluded and d.id not in rejected]
+
+    def fitting(self, craving: str) -> list[str]:
+        """Ids of the rankable dishes whose taste is the craving; every rankable dish when none is.
+
+        Dishes that do not say their taste do not fit a craving: only a menu where nothing fits falls
+        back to the whole menu, so a craving never leaves nothing to suggest.
+        """
+        wanted = craving.strip().lower()
+        fits = [d.id for d in self.dishes if not d.excluded and d.taste == wanted]
+        return fits or self.selectable()
+
+    def excluded_for(self, craving: str, rejected: list[str] | tuple[str, ...] = ()) -> list[str]:
+        """What a Rank for this craving excludes: the menu's exclusions, what does not fit, what was rejected.
+
+        In the menu's order, so the learner logs the same list for the same situation.
+        """
+        keep = set(self.fitting(craving)) - set(rejected)
+        return [d.id for d in self.dishes if d.id not in keep]
 
 
 def load_menu(path: Path) -> Menu:

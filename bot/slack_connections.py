@@ -22,6 +22,9 @@ HEADER_TIMEOUT = 5.0  # seconds for a request's line and headers (Slack sends th
 KEEP_ALIVE_TIMEOUT = 5  # seconds an idle keep-alive connection stays open (uvicorn closes it)
 MAX_CONNECTIONS = 1_000
 FILES_PER_CONNECTION = 2  # half the descriptors for clients; the rest for the database, Slack and logs
+# A header timer that fires this late means the event loop was busy, not that the client was slow: what the
+# client sent may still be unread (uvloop runs due timers before reading sockets), so it gets this long more.
+LATE_GRACE = 0.5
 
 
 def connection_limit(ceiling: int = MAX_CONNECTIONS) -> int:
@@ -39,6 +42,7 @@ def guarded_protocol(limit: int, header_timeout: float = HEADER_TIMEOUT) -> type
 
     class GuardedProtocol(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
+        _header_deadline = 0.0
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -72,7 +76,15 @@ def guarded_protocol(limit: int, header_timeout: float = HEADER_TIMEOUT) -> type
 
         def _arm_header_timer(self) -> None:
             if self._header_timer is None:
-                self._header_timer = self.loop.call_later(header_timeout, self._close, "headers too slow")
+                self._header_deadline = self.loop.time() + header_timeout
+                self._header_timer = self.loop.call_later(header_timeout, self._headers_late)
+
+        def _headers_late(self) -> None:
+            if self.loop.time() - self._header_deadline > LATE_GRACE:
+                self._header_deadline = self.loop.time() + LATE_GRACE
+                self._header_timer = self.loop.call_later(LATE_GRACE, self._headers_late)
+                return
+            self._close("headers too slow")
 
         def _cancel_header_timer(self) -> None:
             if self._header_timer is not None:

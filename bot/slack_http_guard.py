@@ -17,7 +17,6 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -26,6 +25,7 @@ from starlette.responses import PlainTextResponse, Response
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000  # Slack's payloads are a few kB
 BODY_SECONDS = 10.0  # a body that trickles in slower than this holds a connection for nothing
+BODIES_BYTES = 32_000_000  # all bodies being read at once; Slack's bodies of a few kB never come close
 TIMESTAMP = re.compile(r"[0-9]{1,12}")  # seconds since the epoch, as Slack sends them (ASCII digits only)
 SUMMARY_SECONDS = 60.0  # at most one log line per minute about refusals, whatever their number
 # Keys Bolt reads on every request, and the types Slack sends them as: anything else is not from Slack.
@@ -52,6 +52,29 @@ class BodyTooLarge(Exception):
     """The body passed MAX_BODY_BYTES."""
 
 
+class BodiesOverBudget(Exception):
+    """The bodies being read at once passed their budget."""
+
+
+class BodyBudget:
+    """Bytes of request bodies held at once, across requests (used on the event loop only, so no lock)."""
+
+    def __init__(self, limit: int = BODIES_BYTES) -> None:
+        self.limit = limit
+        self.held = 0
+
+    def take(self, size: int) -> bool:
+        """Reserve `size` bytes; False (nothing reserved) when that would pass the limit."""
+        if self.held + size > self.limit:
+            return False
+        self.held += size
+        return True
+
+    def give(self, size: int) -> None:
+        """Release bytes reserved with take()."""
+        self.held -= size
+
+
 class RefusalLog:
     """Counts refused requests and logs one summary line a minute at most: reasons and counts, no content."""
 
@@ -75,18 +98,25 @@ class RefusalLog:
         )
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The whole body, refused (BodyTooLarge) as soon as it passes `limit`, chunked or not."""
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES, budget: BodyBudget | None = None) -> bytes:
+    """The whole body, refused as soon as it passes `limit` (BodyTooLarge), chunked or not, or as soon as
+    the bodies being read at once pass `budget` (BodiesOverBudget)."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise BodyTooLarge
     parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        parts.append(chunk)
+    try:
+        async for chunk in request.stream():
+            if size + len(chunk) > limit:
+                raise BodyTooLarge
+            if budget is not None and not budget.take(len(chunk)):
+                raise BodiesOverBudget
+            size += len(chunk)
+            parts.append(chunk)
+    finally:
+        if budget is not None:
+            budget.give(size)
     return b"".join(parts)
 
 
@@ -137,11 +167,16 @@ def build_slack_endpoint(bolt_app: App, signing_secret: str) -> Endpoint:
     """The Starlette endpoint for POST /slack/events: bound, verify and shape-check, then Bolt (in a thread)."""
     verifier = SignatureVerifier(signing_secret)
     refusals = RefusalLog()
+    budget = BodyBudget()
 
     async def slack_events(request: Request) -> Response:
         try:
             async with asyncio.timeout(BODY_SECONDS):
-                body = await read_body(request)
+                body = await read_body(request, budget=budget)
+        except BodiesOverBudget:
+            refusals.refused("too many bodies at once")
+            close = {"Connection": "close", "Retry-After": "1"}
+            return PlainTextResponse("Too many requests in flight", status_code=429, headers=close)
         except BodyTooLarge:
             refusals.refused("too large")
             return PlainTextResponse("Payload too large", status_code=413, headers={"Connection": "close"})
@@ -154,11 +189,9 @@ def build_slack_endpoint(bolt_app: App, signing_secret: str) -> Endpoint:
             refusals.refused("not signed by Slack")
             return PlainTextResponse("Invalid request", status_code=401)
         try:
-            parsed = parse_body(body.decode("utf-8"), request.headers.get("content-type"))
-            problem = envelope_problem(parsed)
-            if problem is None:
-                bolt_request = to_bolt_request(request, body)  # parses again, now known to be safe
-        except Exception as exc:  # a parser of signed but untrusted text: any failure means malformed
+            bolt_request = to_bolt_request(request, body)  # parses the body: payload=<json>, JSON or form
+            problem = envelope_problem(bolt_request.body)
+        except Exception as exc:  # Bolt's parser on signed but untrusted text: any failure means malformed
             problem = type(exc).__name__
         if problem is not None:
             logger.warning("refused a signed request to /slack/events that is not Slack's: %s", problem)

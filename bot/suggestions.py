@@ -8,17 +8,22 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
     Engine,
     Float,
+    Index,
     MetaData,
     String,
     Table,
     Text,
+    bindparam,
+    case,
     delete,
+    func,
     insert,
     select,
     update,
@@ -44,6 +49,10 @@ suggestions_table = Table(
     Column("vote", Float),  # NULL until the requester votes; claimed atomically
     Column("retried", Boolean, nullable=False, default=False),  # "Try another" used (claimed atomically)
     Column("created_at", Float, nullable=False),
+    # The Home tab reads a person's newest suggestions; a suggestion's "why" reads their history with a
+    # dish, from the index alone (it covers the query), so it stays cheap as the history grows.
+    Index("ix_slack_suggestions_requester", "requester", "created_at"),
+    Index("ix_slack_suggestions_dish", "requester", "dish", "created_at", "taste", "time_of_day", "vote"),
 )
 
 # One row per menus message whose Suggest was clicked: a double click ranks once.
@@ -68,6 +77,30 @@ def _storage() -> Iterator[None]:
         raise
     except (DBAPIError, OSError) as exc:
         raise StorageUnavailable(str(exc.__class__.__name__)) from exc
+
+
+# The statements on the suggestion and Home paths, built once: building one costs more than running it.
+_T = suggestions_table
+_INSERT = insert(_T)
+_GET = select(_T).where(_T.c.event_id == bindparam("event_id"))
+_RECENT = (
+    select(_T)
+    .where(_T.c.requester == bindparam("requester"))
+    .order_by(_T.c.created_at.desc(), _T.c.event_id.desc())
+    .limit(bindparam("limit"))
+)
+_VOTE_COUNTS = select(func.count(case((_T.c.vote > 0, 1))), func.count(case((_T.c.vote <= 0, 1)))).where(
+    _T.c.requester == bindparam("requester")
+)
+_HISTORY = (
+    select(_T.c.taste, _T.c.time_of_day, func.max(_T.c.vote))
+    .where(
+        _T.c.requester == bindparam("requester"),
+        _T.c.dish == bindparam("dish"),
+        _T.c.created_at < bindparam("before"),
+    )
+    .group_by(_T.c.taste, _T.c.time_of_day)
+)
 
 
 @dataclass(frozen=True)
@@ -103,45 +136,52 @@ class SuggestionStore:
 
     def add(self, suggestion: Suggestion) -> None:
         """Record a suggestion just ranked."""
+        values = {
+            "event_id": suggestion.event_id,
+            "requester": suggestion.requester,
+            "channel": suggestion.channel,
+            "dish": suggestion.dish,
+            "taste": suggestion.taste,
+            "time_of_day": suggestion.time_of_day,
+            "ranking": json.dumps(suggestion.ranking),
+            "excluded": json.dumps(suggestion.excluded),
+            "rejected": json.dumps(suggestion.rejected),
+            "vote": suggestion.vote,
+            "retried": suggestion.retried,
+            "created_at": suggestion.created_at or time.time(),
+        }
         with _storage(), self._write_lock, self.engine.begin() as conn:
-            conn.execute(
-                insert(suggestions_table).values(
-                    event_id=suggestion.event_id,
-                    requester=suggestion.requester,
-                    channel=suggestion.channel,
-                    dish=suggestion.dish,
-                    taste=suggestion.taste,
-                    time_of_day=suggestion.time_of_day,
-                    ranking=json.dumps(suggestion.ranking),
-                    excluded=json.dumps(suggestion.excluded),
-                    rejected=json.dumps(suggestion.rejected),
-                    vote=suggestion.vote,
-                    retried=suggestion.retried,
-                    created_at=suggestion.created_at or time.time(),
-                )
-            )
+            conn.execute(_INSERT, values)
 
     def get(self, event_id: str) -> Suggestion | None:
         """The suggestion with this event ID, or None."""
         with _storage(), self.engine.connect() as conn:
-            query = select(suggestions_table).where(suggestions_table.c.event_id == event_id)
-            row = conn.execute(query).first()
-        if row is None:
-            return None
-        return Suggestion(
-            event_id=row.event_id,
-            requester=row.requester,
-            channel=row.channel,
-            dish=row.dish,
-            taste=row.taste,
-            time_of_day=row.time_of_day,
-            ranking=[(str(d), float(p)) for d, p in json.loads(row.ranking)],
-            excluded=list(json.loads(row.excluded)),
-            rejected=list(json.loads(row.rejected)),
-            vote=row.vote,
-            retried=bool(row.retried),
-            created_at=row.created_at,
-        )
+            row = conn.execute(_GET, {"event_id": event_id}).first()
+        return None if row is None else _suggestion(row)
+
+    def recent(self, requester: str, limit: int = 10) -> list[Suggestion]:
+        """The requester's newest suggestions, newest first."""
+        with _storage(), self.engine.connect() as conn:
+            return [
+                _suggestion(row) for row in conn.execute(_RECENT, {"requester": requester, "limit": limit})
+            ]
+
+    def vote_counts(self, requester: str) -> tuple[int, int]:
+        """How many of the requester's suggestions they gave 👍 and 👎."""
+        with _storage(), self.engine.connect() as conn:
+            likes, dislikes = conn.execute(_VOTE_COUNTS, {"requester": requester}).one()
+        return int(likes), int(dislikes)
+
+    def history(self, requester: str, dish: str, before: float) -> list[tuple[str, str, float | None]]:
+        """Where `dish` was suggested to the requester before `before`: (taste, time of day, best vote).
+
+        One row per craving and time of day; the vote is the highest given there (None: never voted).
+        """
+        parameters = {"requester": requester, "dish": dish, "before": before}
+        with _storage(), self.engine.connect() as conn:
+            return [
+                (taste, time_of_day, vote) for taste, time_of_day, vote in conn.execute(_HISTORY, parameters)
+            ]
 
     def claim_vote(self, event_id: str, requester: str, value: float) -> bool:
         """Set the vote if the requester has not voted yet; True only for the one click that wins."""
@@ -201,3 +241,21 @@ class SuggestionStore:
                 .where(suggestions_table.c.event_id == event_id)
                 .values(retried=False)
             )
+
+
+def _suggestion(row: Any) -> Suggestion:
+    """A suggestions-table row as a Suggestion."""
+    return Suggestion(
+        event_id=row.event_id,
+        requester=row.requester,
+        channel=row.channel,
+        dish=row.dish,
+        taste=row.taste,
+        time_of_day=row.time_of_day,
+        ranking=[(str(d), float(p)) for d, p in json.loads(row.ranking)],
+        excluded=list(json.loads(row.excluded)),
+        rejected=list(json.loads(row.rejected)),
+        vote=row.vote,
+        retried=bool(row.retried),
+        created_at=row.created_at,
+    )

@@ -13,7 +13,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from bot.api.dashboard.pages import build_dashboard
 from bot.api.errors import EXCEPTION_HANDLERS
+from bot.api.evaluation_routes import EvaluationRoutes
 from bot.api.hot_path import EventRoutes
 from bot.api.inbound import MAX_JSON_BYTES, PREFIX, KeyMiddleware
 from bot.api.routes import Routes
@@ -22,12 +24,24 @@ OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
 Handler = Callable[..., Awaitable[Response]]
 
 
-def build_app(loop: Any, key: str, *, max_json_bytes: int = MAX_JSON_BYTES, lifespan: Any = None) -> ASGIApp:
-    """The ASGI app: Personalizer's routes under /personalizer/v1.0 over `loop`, guarded by `key`."""
+def build_app(
+    loop: Any,
+    key: str,
+    *,
+    max_json_bytes: int = MAX_JSON_BYTES,
+    lifespan: Any = None,
+    evaluations: Any = None,
+) -> ASGIApp:
+    """The ASGI app: Personalizer's routes under /personalizer/v1.0 over `loop`, guarded by `key`.
+
+    With `evaluations` (the loop's Evaluations), the evaluation operations and the dashboard too.
+    """
     if not key:
         raise ValueError("PERSONALIZER_KEY is required: the service never runs without a key")
     events = EventRoutes(loop, key, max_json_bytes)
     r = Routes(loop, max_json_bytes)
+    evaluation = EvaluationRoutes(loop, max_json_bytes, evaluations)
+    dashboard = [] if evaluations is None else [build_dashboard(loop, evaluations, key)]
     spec = yaml.safe_load(OPENAPI_FILE.read_text())
     app = Starlette(
         routes=[
@@ -40,6 +54,8 @@ def build_app(loop: Any, key: str, *, max_json_bytes: int = MAX_JSON_BYTES, life
             Route(f"{PREFIX}/events/{{eventId:path}}/reward", events, methods=["POST"]),
             Route(f"{PREFIX}/events/{{eventId:path}}/activate", events, methods=["POST"]),
             *r.routes(PREFIX),
+            *evaluation.routes([PREFIX]),
+            *dashboard,
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,

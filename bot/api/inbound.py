@@ -54,6 +54,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+DASHBOARD = "/dashboard"  # signs in with the same key, once, through its own form and cookie
+
+
 class KeyMiddleware:
     """401 unless Ocp-Apim-Subscription-Key matches; only /healthz and the spec are open."""
 
@@ -62,7 +65,9 @@ class KeyMiddleware:
         self.key = key.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS and not authorized(scope, self.key):
+        path = scope.get("path", "")
+        open_path = path in OPEN_PATHS or path == DASHBOARD or path.startswith(DASHBOARD + "/")
+        if scope["type"] == "http" and not open_path and not authorized(scope, self.key):
             await JSONResponse(UNAUTHORIZED, status_code=401)(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 
 from bot.api.asgi import build_app
-from bot.personalizer.local import LoopSettings, open_learning_loop
+from bot.personalizer.local import LoopSettings, evaluations_for, open_learning_loop
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +84,14 @@ def serve_one(config: Any, sock: socket.socket | None = None, train: bool = True
     loop = open_learning_loop(
         config.database_url, config.loop_settings, explicit=explicit_settings(config), train=train
     )
+    evaluations = evaluations_for(loop)  # jobs run in worker processes, one at a time per database
+    evaluations.start()
     closed = threading.Event()
 
     def close_loop() -> None:
         if not closed.is_set():
             closed.set()
+            evaluations.close()
             loop.close()
             logger.info("learning loop closed")
 
@@ -99,7 +102,7 @@ def serve_one(config: Any, sock: socket.socket | None = None, train: bool = True
         close_loop()
 
     server_config = uvicorn.Config(
-        build_app(loop, config.personalizer_key, lifespan=lifespan),
+        build_app(loop, config.personalizer_key, lifespan=lifespan, evaluations=evaluations),
         host=getattr(config, "host", "0.0.0.0"),
         port=config.port,
         loop="uvloop",

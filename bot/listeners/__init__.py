@@ -21,6 +21,7 @@ from blocks.messages import SOMETHING_WENT_WRONG, STORAGE_DOWN
 from bot.listeners.actions import handle_suggest, handle_thumbs_down, handle_thumbs_up, handle_try_another
 from bot.listeners.commands import handle_whatsfordinner
 from bot.listeners.events import handle_app_home_opened
+from bot.listeners.home import handle_home_suggest
 from bot.suggestions import StorageUnavailable
 
 if TYPE_CHECKING:  # listeners use the services they are handed, never build them
@@ -40,12 +41,12 @@ def acknowledge(ack: Any) -> None:
 
 
 def register_listeners(
-    app: App, services: Services, executor: Executor, replies: Replies | None = None, client: Any = None
+    app: App, services: Services, executor: Executor, replies: Replies | None = None, slack_client: Any = None
 ) -> None:
     """Register every listener on `app` (built with process_before_response=True); work runs on `executor`.
 
-    With `replies`, respond() posts on its own pool (see bot.outbound); with `client`, listeners call Slack
-    through it rather than through Bolt's client.
+    With `replies`, respond() posts on its own pool; with `slack_client`, listeners call Slack
+    through it rather than through Bolt's client (see bot.outbound).
     """
 
     def ack_then(handler: Handler) -> Callable[..., None]:
@@ -53,17 +54,17 @@ def register_listeners(
             ack()
             if replies is not None:
                 respond = replies.respond_to(getattr(respond, "response_url", None))
-            executor.submit(_run, handler, services, body, respond, listener_client or client)
+            executor.submit(_run, handler, services, body, respond, slack_client or client)
 
         return listener
 
-    listener_client = client
     app.command(COMMAND)(ack_then(handle_whatsfordinner))
     app.action(MENU_ACTIONS)(acknowledge)
     app.action(ids.SUGGEST)(ack_then(handle_suggest))
     app.action(ids.VOTE_UP)(ack_then(handle_thumbs_up))
     app.action(ids.VOTE_DOWN)(ack_then(handle_thumbs_down))
     app.action(ids.TRY_ANOTHER)(ack_then(handle_try_another))
+    app.action(ids.HOME_SUGGEST)(ack_then(handle_home_suggest))
     app.event("app_home_opened")(ack_then(handle_app_home_opened))
 
 

@@ -16,6 +16,7 @@ from blocks.messages import (
     build_only_requester,
 )
 from bot.listeners.conversation import rank_suggestion, suggestion_message, user_time_of_day
+from bot.listeners.home import refresh_home
 from bot.menu import TASTES, TIMES_OF_DAY
 from bot.personalizer.base import EventNotFound
 from bot.suggestions import Suggestion
@@ -54,26 +55,27 @@ def handle_suggest(services: Services, body: dict[str, Any], respond: Any, clien
         _tell(respond, RANKER_DOWN)
         return
     if suggestion is not None:
-        respond(replace_original=True, **suggestion_message(suggestion, services.menu))
+        respond(replace_original=True, **suggestion_message(services, suggestion))
 
 
 def handle_thumbs_up(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
     """👍: reward 1.0 for the suggestion's event."""
-    vote(services, body, respond, 1.0)
+    vote(services, body, respond, client, 1.0)
 
 
 def handle_thumbs_down(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
     """👎: reward 0.0 for the suggestion's event (and offer Try another)."""
-    vote(services, body, respond, 0.0)
+    vote(services, body, respond, client, 0.0)
 
 
-def vote(services: Services, body: dict[str, Any], respond: Any, value: float) -> None:
-    """Send the reward once, for the requester only, then show the vote instead of the buttons."""
+def vote(services: Services, body: dict[str, Any], respond: Any, client: Any, value: float) -> None:
+    """Send the reward once, for the requester only, show the vote instead of the buttons, refresh Home."""
     suggestion = _requesters_suggestion(services, body, respond)
     if suggestion is None:
         return
     event_id, user_id = suggestion.event_id, suggestion.requester
-    if suggestion.vote is None and services.suggestions.claim_vote(event_id, user_id, value):
+    counted = suggestion.vote is None and services.suggestions.claim_vote(event_id, user_id, value)
+    if counted:
         try:
             services.ranker.reward(event_id, value)
         except EventNotFound:
@@ -81,13 +83,15 @@ def vote(services: Services, body: dict[str, Any], respond: Any, value: float) -
         except Exception:
             logger.exception("reward failed for event %s", event_id)
             services.suggestions.release_vote(event_id, value)
-            respond(replace_original=True, **suggestion_message(suggestion, services.menu, note=VOTE_FAILED))
+            respond(replace_original=True, **suggestion_message(services, suggestion, note=VOTE_FAILED))
             return
     else:
         # Already counted (a double click, or a click after a lost redraw): only redraw what was recorded.
         logger.info("vote on %s was already recorded; redrawing", event_id)
     voted = services.suggestions.get(event_id) or suggestion
-    respond(replace_original=True, **suggestion_message(voted, services.menu))
+    respond(replace_original=True, **suggestion_message(services, voted))
+    if counted:  # a double click redraws the message, but the Home tab has nothing new to show
+        refresh_home(services, client, user_id)
 
 
 def handle_try_another(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
@@ -116,7 +120,7 @@ def handle_try_another(services: Services, body: dict[str, Any], respond: Any, c
     if suggestion is None:
         respond(text=OUT_OF_IDEAS, replace_original=True)
         return
-    respond(replace_original=True, **suggestion_message(suggestion, services.menu))
+    respond(replace_original=True, **suggestion_message(services, suggestion))
 
 
 def _requesters_suggestion(services: Services, body: dict[str, Any], respond: Any) -> Suggestion | None:

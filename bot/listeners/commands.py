@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from blocks.menus import build_menus
-from blocks.messages import RANKER_DOWN, build_usage
+from blocks.messages import MENUS_TEXT, RANKER_DOWN, build_usage
 from bot.listeners.conversation import parse_shortcut, rank_suggestion, suggestion_message, user_time_of_day
 from bot.menu import TASTES, TIMES_OF_DAY
 
@@ -40,11 +40,11 @@ def handle_whatsfordinner(services: Services, command: dict[str, Any], respond: 
             respond(text=RANKER_DOWN, response_type="ephemeral")
             return
         if suggestion is not None:
-            respond(response_type="ephemeral", **suggestion_message(suggestion, services.menu))
+            respond(response_type="ephemeral", **suggestion_message(services, suggestion))
         return
     time_of_day = shortcut.time_of_day or user_time_of_day(client, user_id)
     respond(
-        text="What's for dinner? Pick a taste and a time of day.",
+        text=MENUS_TEXT,
         blocks=build_menus(TASTES, TIMES_OF_DAY, shortcut.taste, time_of_day),
         response_type="ephemeral",
     )

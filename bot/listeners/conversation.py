@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from blocks import suggestion as why
 from blocks.suggestion import build_suggestion, suggestion_text
-from bot.menu import TASTES, TIMES_OF_DAY, Menu, context_features
+from bot.menu import TASTES, TIMES_OF_DAY, context_features
 from bot.personalizer.base import RankRequest
 from bot.suggestions import Suggestion
 
@@ -85,12 +87,16 @@ def rank_suggestion(
     time_of_day: str,
     rejected: list[str] | None = None,
 ) -> Suggestion | None:
-    """Rank the menu as a new event and record the suggestion; None when every dish was rejected."""
+    """Rank the dishes that fit the craving as a new event and record it; None when all were rejected.
+
+    Dishes that do not fit the craving go to Rank as excluded actions, Personalizer's own way of
+    keeping an action out of one Rank: the learner still sees the whole menu and logs what was excluded.
+    """
     menu = services.menu
     rejected = rejected or []
-    if not menu.selectable(rejected):
+    if not set(menu.fitting(taste)) - set(rejected):
         return None
-    excluded = menu.excluded() + [d for d in rejected if d not in menu.excluded()]
+    excluded = menu.excluded_for(taste, rejected)
     request = RankRequest(
         context_features=context_features(taste, time_of_day, requester),
         actions=menu.actions(),
@@ -108,21 +114,44 @@ def rank_suggestion(
         ranking=[(r.id, r.probability) for r in result.ranking],
         excluded=excluded,
         rejected=rejected,
+        created_at=time.time(),
     )
     services.suggestions.add(suggestion)
     return suggestion
 
 
-def suggestion_message(suggestion: Suggestion, menu: Menu, note: str | None = None) -> dict[str, Any]:
+def why_this(suggestion: Suggestion, history: list[tuple[str, str, float | None]]) -> str:
+    """Which one-line reason fits: the person's earlier suggestions of this dish, else the ranking."""
+    liked = {(taste, time_of_day) for taste, time_of_day, vote in history if vote is not None and vote > 0}
+    if (suggestion.taste, suggestion.time_of_day) in liked:
+        return why.LIKED_HERE
+    if liked:
+        return why.LIKED
+    if not history:
+        return why.NEW
+    chances = [p for d, p in suggestion.ranking if d not in suggestion.excluded]
+    chosen = dict(suggestion.ranking).get(suggestion.dish, 0.0)
+    best = max(chances, default=chosen)
+    if chosen < best - 1e-9:
+        return why.DIFFERENT
+    tied = sum(1 for p in chances if abs(p - best) <= 1e-9)
+    return why.LIKELY if tied == 1 else why.CRAVING
+
+
+def suggestion_message(services: Services, suggestion: Suggestion, note: str | None = None) -> dict[str, Any]:
     """respond() arguments that draw a suggestion in its current state (plus an optional note)."""
-    left = menu.selectable(suggestion.rejected + [suggestion.dish])
+    menu = services.menu
+    left = set(menu.fitting(suggestion.taste)) - set(suggestion.rejected + [suggestion.dish])
     can_try_another = not suggestion.retried and bool(left)
+    history = services.suggestions.history(suggestion.requester, suggestion.dish, suggestion.created_at)
     blocks = build_suggestion(
         suggestion.dish,
         suggestion.ranking,
         suggestion.event_id,
         taste=suggestion.taste,
         time_of_day=suggestion.time_of_day,
+        excluded=suggestion.excluded,
+        why=why_this(suggestion, history),
         vote=suggestion.vote,
         can_try_another=can_try_another,
         note=note,

@@ -6,13 +6,11 @@ import re
 import signal
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import requests
-from slack_fakes import FakeSlack, RunningApp, app_environment, command_body, sign, start_app
-from slack_hostile import bystander_seconds
+from slack_fakes import FakeSlack, RunningApp, app_environment, start_app
+from slack_hostile import bystander_seconds, hang_replies
 
 HANGING = 18  # more than the listener threads the bot had
 HANG = 60.0  # seconds a hanging endpoint holds its connection before answering
@@ -31,20 +29,10 @@ def bot(fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory) -> Iter
     app.stop()
 
 
-def hang_replies(app: RunningApp, fake: FakeSlack, prefix: str, count: int = HANGING) -> list[str]:
-    """`count` users whose response_urls hang; each sends a slash command. Their response_url names."""
+def hang(app: RunningApp, fake: FakeSlack, prefix: str, count: int = HANGING) -> list[str]:
+    """`count` users whose response_urls hang send a slash command each; their response_url names."""
+    assert set(hang_replies(app, fake, prefix, count, HANG)) == {"200"}
     names = [f"{prefix}-{i}" for i in range(count)]
-
-    def send(i: int) -> int:
-        body = command_body("salty night", fake.response_url(names[i]), user=f"U{prefix.upper()}{i}")
-        return requests.post(
-            f"{app.base_url}/slack/events", data=body.encode(), headers=sign(body), timeout=10
-        ).status_code
-
-    for name in names:
-        fake.delays[f"respond/{name}"] = HANG
-    with ThreadPoolExecutor(8) as clients:
-        assert set(clients.map(send, range(count))) == {200}
     fake.wait(
         lambda: [n for n in names if fake.held(f"respond/{n}")], min(count, 18), 10.0, "hanging replies"
     )
@@ -54,7 +42,7 @@ def hang_replies(app: RunningApp, fake: FakeSlack, prefix: str, count: int = HAN
 def test_hanging_response_urls_do_not_hold_another_users_reply(
     bot: RunningApp, fake_slack: FakeSlack
 ) -> None:
-    names = hang_replies(bot, fake_slack, "hang")
+    names = hang(bot, fake_slack, "hang")
     assert bystander_seconds(bot, fake_slack, "bystander-hang") < 3
     assert bystander_seconds(bot, fake_slack, "bystander-hang-2", user="U9OTHER") < 3
     assert bot.healthy()
@@ -79,7 +67,7 @@ def test_sigterm_stops_within_10_s_with_replies_in_flight_and_says_what_it_aband
 ) -> None:
     app = start_bot(fake_slack, tmp_path)
     try:
-        hang_replies(app, fake_slack, "term", count=300)  # more than can be posted before the deadline
+        hang(app, fake_slack, "term", count=300)  # more than can be posted before the deadline
         started = time.monotonic()
         app.process.send_signal(signal.SIGTERM)
         try:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from slack_fakes import SIGNING_SECRET, FakeSlack, RunningApp, block_action, command_body, sign
-from slack_hostile import bystander_seconds, rss_mb, send_chunked
+from slack_hostile import FORM, bystander_seconds, hold_bodies, rss_mb, send_chunked, unsigned
 
 from blocks import ids
 
 FORGED = "2026-01-01 00:00:00,000 ERROR bot.forged: FORGED-LOG-LINE"
-FORM = "application/x-www-form-urlencoded"
-
-
-def unsigned(timestamp: str = "", signature: str = "v0=" + "0" * 64) -> dict[str, str]:
-    """Headers an attacker can send: any timestamp, a signature made without the secret."""
-    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature, "Content-Type": FORM}
 
 
 def nested(depth: int) -> str:
@@ -131,8 +127,21 @@ def test_a_signed_click_still_works_after_the_refusals(
 
 
 def _signature(raw: bytes, timestamp: str) -> str:
-    import hashlib
-    import hmac
-
+    """Slack's v0 signature over raw bytes (slack_sdk signs text only, and these bytes are no UTF-8)."""
     base = f"v0:{timestamp}:".encode() + raw
     return "v0=" + hmac.new(SIGNING_SECRET.encode(), base, hashlib.sha256).hexdigest()
+
+
+def test_bodies_held_open_by_many_clients_cost_a_bounded_amount_of_memory(
+    slack_app: RunningApp, fake_slack: FakeSlack
+) -> None:
+    rss_before = rss_mb(slack_app.process.pid)
+    held, statuses = hold_bodies(slack_app, 200, 900_000)  # 180 MB, were every body kept
+    try:
+        assert rss_mb(slack_app.process.pid) - rss_before < 100
+        assert statuses and set(statuses) == {429}  # refused beyond the budget, not a 5xx
+        assert bystander_seconds(slack_app, fake_slack, "during-held-bodies") < 3
+    finally:
+        for sock in held:
+            sock.close()
+    assert slack_app.healthy()

@@ -17,6 +17,7 @@ def test_manifest_matches_what_the_app_listens_to() -> None:
     assert [c["command"] for c in features["slash_commands"]] == [COMMAND]
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {"commands", "chat:write", "users:read"}
     assert features["app_home"]["home_tab_enabled"] is True
+    assert features["app_home"]["messages_tab_enabled"] is True  # where "Suggest now" posts the menus
     assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened"]
     assert settings["interactivity"]["is_enabled"] is True
     urls = {features["slash_commands"][0]["url"], settings["interactivity"]["request_url"]}

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from slack_fakes import FakeSlack, RunningApp
+import requests
+from slack_fakes import FakeSlack, RunningApp, command_body, sign
 
 CHUNK = b"x" * 65536
+BYSTANDER_CAP = 15.0  # seconds; a bystander's reply later than this counts as this
+_bystander_names = itertools.count()
+FORM = "application/x-www-form-urlencoded"
+
+
+def unsigned(timestamp: str = "", signature: str = "v0=" + "0" * 64) -> dict[str, str]:
+    """Headers an attacker can send: any timestamp, a signature made without the secret."""
+    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature, "Content-Type": FORM}
+
+
+def hang_replies(app: RunningApp, fake: FakeSlack, prefix: str, count: int, hang: float = 60.0) -> list[str]:
+    """`count` users' slash commands, sent 8 at a time, whose response_urls hang; the answers' statuses."""
+
+    def send(i: int) -> str:
+        name = f"{prefix}-{i}"
+        fake.delays[f"respond/{name}"] = hang
+        body = command_body("salty night", fake.response_url(name), user=f"U{prefix.upper()}{i}")
+        try:
+            url = f"{app.base_url}/slack/events"
+            return str(requests.post(url, data=body.encode(), headers=sign(body), timeout=15).status_code)
+        except requests.RequestException as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(8) as clients:
+        return list(clients.map(send, range(count)))
 
 
 def rss_mb(pid: int) -> float:
@@ -124,3 +152,64 @@ def healthz_seconds(app: RunningApp) -> float:
     except OSError:
         return 99.0
     return time.perf_counter() - started if answer.startswith(b"HTTP/1.1 200") else 99.0
+
+
+def hold_bodies(app: RunningApp, count: int, size: int) -> tuple[list[socket.socket], list[int]]:
+    """`count` connections that each send `size` bytes of a body announced one byte longer, and hold.
+
+    Returns the connections still open and the statuses of those the server answered.
+    """
+    held: list[socket.socket] = []
+    statuses: list[int] = []
+    head = f"POST /slack/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {size + 1}\r\n"
+    head += "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+    for _ in range(count):
+        sock = socket.create_connection(address(app), timeout=5)
+        try:
+            sock.sendall(head.encode() + b"x" * size)
+            sock.settimeout(0.05)
+            answer = sock.recv(4096)  # answered at once only when refused
+            statuses.append(int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0)
+            sock.close()
+        except TimeoutError:
+            held.append(sock)  # the server is waiting for the last byte
+        except OSError:
+            statuses.append(0)
+            sock.close()
+    return held, statuses
+
+
+class Bystander:
+    """A user who keeps asking for dinner while the attack runs; keeps the worst reply latency."""
+
+    def __init__(self, app: RunningApp, fake: FakeSlack) -> None:
+        self.app, self.fake = app, fake
+        self.worst = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Bystander:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.worst = max(self.worst, self.once())
+
+    def once(self) -> float:
+        """One signed slash command; seconds until its reply reached the fake (BYSTANDER_CAP if never)."""
+        name = f"bystander-{next(_bystander_names)}"
+        body = command_body("sweet evening", self.fake.response_url(name), user="U9BYSTANDER")
+        started = time.perf_counter()
+        try:
+            requests.post(
+                f"{self.app.base_url}/slack/events", data=body.encode(), headers=sign(body), timeout=5
+            )
+            call = self.fake.wait(lambda: self.fake.response_calls(name), 1, BYSTANDER_CAP, name)[0]
+        except (AssertionError, requests.RequestException):
+            return BYSTANDER_CAP
+        return call.at - started

@@ -23,12 +23,40 @@ from bot.personalizer.local.settings import (
 from bot.personalizer.local.validation import check_id
 
 if TYPE_CHECKING:
+    from bot.personalizer.local.evaluation import (
+        EVALUATION,
+        FAILED,
+        FEATURE_IMPORTANCE,
+        RUNNING,
+        SUCCEEDED,
+        Estimate,
+        EvaluationNotFound,
+        Evaluations,
+        Job,
+        JobExists,
+        Series,
+        estimate,
+        evaluations_for,
+    )
     from bot.personalizer.local.loop import LearningLoop, check_reward, open_learning_loop
 
 __all__ = [
     "AZURE_DEFAULT_POLICY",
     "DEFAULT_POLICIES",
     "DEFAULT_POLICY",
+    "EVALUATION",
+    "FAILED",
+    "FEATURE_IMPORTANCE",
+    "RUNNING",
+    "SUCCEEDED",
+    "Estimate",
+    "EvaluationNotFound",
+    "Evaluations",
+    "Job",
+    "JobExists",
+    "Series",
+    "estimate",
+    "evaluations_for",
     "ENV_VARIABLES",
     "LEARNING_MODES",
     "LearningLoop",
@@ -41,6 +69,22 @@ __all__ = [
     "settings_from_env",
 ]
 _LAZY = {"LearningLoop": "loop", "check_reward": "loop", "open_learning_loop": "loop"}
+# Offline evaluation (evaluation/): loads Vowpal Wabbit and vw-estimators on first use too.
+_LAZY.update(
+    dict.fromkeys(
+        (
+            "EVALUATION",
+            "FAILED",
+            "FEATURE_IMPORTANCE",
+            "RUNNING",
+            "SUCCEEDED",
+            "Estimate",
+            "EvaluationNotFound",
+        )
+        + ("Evaluations", "Job", "JobExists", "Series", "estimate", "evaluations_for"),
+        "evaluation",
+    )
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,1 @@
+"""The self-hosted dashboard: the portal's pages, served by the REST service."""
