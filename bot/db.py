@@ -19,6 +19,9 @@ BUSY_TIMEOUT_MS = 30_000
 # Passive checkpoint passes before the last one: at most this many, until one takes less than this long.
 CHECKPOINT_PASSES = 10
 CHECKPOINT_CAUGHT_UP = 0.010
+# A WAL larger than this is truncated, not just restarted, by the locked pass of a checkpoint, so that disk
+# space it took during a burst (or while the disk was full) comes back; smaller ones are reused in place.
+WAL_TRUNCATE_BYTES = 64 * 1024 * 1024
 # Plan each statement for its own parameters. psycopg prepares a statement on its fifth run, and PostgreSQL
 # then kept a generic plan made while the tables were nearly empty: a sequential scan of the event log for
 # every reward, until autovacuum next analyzed the table (about a minute into the load benchmark)
@@ -65,6 +68,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # After a checkpoint restarts the WAL, the next writer cuts the file down to this size.
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_TRUNCATE_BYTES}")
     cursor.close()
 
 
@@ -78,8 +83,9 @@ def checkpoint(engine: Engine, lock: Callable[[], AbstractContextManager[None]] 
     Passive passes copy while commits go on, until one is quick (the copy has caught up). Under steady load
     that is all they can do: commits keep adding frames, the WAL never restarts, and every write gets dearer
     as it grows (2.5 GB after 90 s of the load benchmark). So, given the lock, a last pass copies the few
-    frames left while no commit can add more, and restarts the WAL without waiting for readers; if one still
-    reads an older snapshot, the restart waits for the next checkpoint. No-op on other databases.
+    frames left while no commit can add more, and restarts the WAL without waiting for readers (truncating
+    it when it is over WAL_TRUNCATE_BYTES); if one still reads an older snapshot, the restart waits for the
+    next checkpoint. No-op on other databases.
     """
     if not is_sqlite(engine):
         return
@@ -93,10 +99,22 @@ def checkpoint(engine: Engine, lock: Callable[[], AbstractContextManager[None]] 
             return
         conn.exec_driver_sql("PRAGMA busy_timeout=0")  # answer at once rather than wait inside the lock
         try:
+            mode = "TRUNCATE" if wal_bytes(engine) > WAL_TRUNCATE_BYTES else "RESTART"
             with lock():
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)")
+                conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})")
         finally:
             conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def wal_bytes(engine: Engine) -> int:
+    """The size of a SQLite file's WAL (0 when there is none)."""
+    database = engine.url.database
+    if not is_sqlite(engine) or not database or database == ":memory:":
+        return 0
+    try:
+        return Path(f"{database}-wal").stat().st_size
+    except OSError:
+        return 0
 
 
 def write_lock(engine: Engine) -> Callable[[], AbstractContextManager[None]]:

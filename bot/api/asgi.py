@@ -45,7 +45,7 @@ def build_app(
     spec = yaml.safe_load(OPENAPI_FILE.read_text())
     app = Starlette(
         routes=[
-            Route("/healthz", healthz, methods=["GET"]),
+            Route("/healthz", healthz_for(loop), methods=["GET"]),
             Route("/openapi.json", _spec_json(spec), methods=["GET"]),
             Route(f"{PREFIX}/openapi.json", _spec_json(spec), methods=["GET"]),
             Route(f"{PREFIX}/openapi.yaml", _spec_yaml(spec), methods=["GET"]),
@@ -64,9 +64,18 @@ def build_app(
     return events.in_front_of(app)
 
 
-async def healthz(request: Request) -> Response:
-    """Liveness for load balancers and Procfile-style platforms."""
-    return JSONResponse({"status": "ok"})
+def healthz_for(loop: Any) -> Handler:
+    """GET /healthz: 200 while the loop can write and train, else 503 naming what fails (docs/service.md)."""
+    health = getattr(loop, "health", None)
+    problems = getattr(health, "problems", None)
+
+    async def healthz(request: Request) -> Response:
+        found = problems() if callable(problems) else {}
+        if isinstance(found, dict) and found:
+            return JSONResponse({"status": "failing", "problems": found}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    return healthz
 
 
 def _spec_json(spec: dict[str, Any]) -> Handler:

@@ -18,6 +18,10 @@ class TooLarge(Exception):
     """The body is over the limit for its route."""
 
 
+class SlowBody(Exception):
+    """The body did not arrive in time."""
+
+
 def error_body(code: str, message: str, target: str | None = None) -> dict[str, Any]:
     """Personalizer's error body: {"error": {"code", "message", "target"?}}."""
     error: dict[str, Any] = {"code": code, "message": message}
@@ -37,9 +41,13 @@ def error_payload(exc: BaseException) -> tuple[int, dict[str, Any]]:
         return 404, error_body("ResourceNotFound", str(exc), "eventId")
     if isinstance(exc, TooLarge):
         return 413, error_body("PayloadSizeExceeded", str(exc))
+    if isinstance(exc, SlowBody):
+        return 408, error_body("RequestTimeout", str(exc))
     if isinstance(exc, RankerUnavailable):
         logger.error("learning loop unavailable: %s", exc)
-        return 503, error_body("ServiceUnavailable", "The learning loop is unavailable; try again.")
+        # Only what the loop marked as fit for clients (a full or read-only disk) is shown; the rest is logged.
+        shown = getattr(exc, "client_message", None) or "The learning loop is unavailable; try again."
+        return 503, error_body("ServiceUnavailable", shown)
     logger.exception("unexpected error", exc_info=exc)
     return 500, error_body("InternalServerError", "An unexpected error occurred.")
 

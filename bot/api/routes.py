@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.api import wire
-from bot.api.errors import TooLarge, error_response
+from bot.api.errors import SlowBody, TooLarge, error_response
 from bot.api.inbound import MAX_MODEL_BYTES, read_body
 from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailable
 
@@ -32,7 +32,7 @@ def mapped(handler: Handler) -> Handler:
             return await handler(*args)
         except ClientDisconnect:
             return Response(status_code=400)
-        except (InvalidRequest, EventNotFound, TooLarge, RankerUnavailable) as exc:
+        except (InvalidRequest, EventNotFound, TooLarge, SlowBody, RankerUnavailable) as exc:
             return error_response(exc)
 
     return wrapper

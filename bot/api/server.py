@@ -17,6 +17,8 @@ from typing import Any
 import uvicorn
 
 from bot.api.asgi import build_app
+from bot.api.connections import KEEP_ALIVE_TIMEOUT, GuardedHttpToolsProtocol, connection_cap
+from bot.personalizer.base import RankerUnavailable
 from bot.personalizer.local import LoopSettings, evaluations_for, open_learning_loop
 
 logger = logging.getLogger(__name__)
@@ -41,9 +43,7 @@ def run_personalizer(config: Any) -> None:
         serve_one(config)
         return
     # Create the tables, settings and first model once, before the processes race to do it.
-    open_learning_loop(
-        config.database_url, config.loop_settings, explicit=explicit_settings(config), run_trainer=False
-    ).close()
+    open_or_exit(config, run_trainer=False).close()
     sockets = listening_sockets(host, config.port, workers)  # bound here: a taken port stops start-up
     context = multiprocessing.get_context("fork")  # children inherit the sockets; each opens its own loop
     children = [
@@ -54,9 +54,7 @@ def run_personalizer(config: Any) -> None:
     for sock in sockets:
         sock.close()
     # The trainer yields the CPU to the serving processes (but not while it holds the writers' lock).
-    trainer = open_learning_loop(
-        config.database_url, config.loop_settings, explicit=explicit_settings(config), training_nice=10
-    )
+    trainer = open_or_exit(config, training_nice=10)
     stopping = threading.Event()
 
     def stop(signum: int, _frame: Any) -> None:
@@ -81,9 +79,7 @@ def run_personalizer(config: Any) -> None:
 
 def serve_one(config: Any, sock: socket.socket | None = None, train: bool = True) -> None:
     """One service process: its own learning loop (training too, unless told not to), served by uvicorn."""
-    loop = open_learning_loop(
-        config.database_url, config.loop_settings, explicit=explicit_settings(config), train=train
-    )
+    loop = open_or_exit(config, train=train)
     evaluations = evaluations_for(loop)  # jobs run in worker processes, one at a time per database
     evaluations.start()
     closed = threading.Event()
@@ -106,7 +102,8 @@ def serve_one(config: Any, sock: socket.socket | None = None, train: bool = True
         host=getattr(config, "host", "0.0.0.0"),
         port=config.port,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(),  # httptools, with a deadline for request heads and a connection cap
+        timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
         access_log=False,  # one line per rank would cost more than the rank; errors are still logged
         log_config=None,  # app.py configured logging once
         backlog=2048,
@@ -116,6 +113,21 @@ def serve_one(config: Any, sock: socket.socket | None = None, train: bool = True
         uvicorn.Server(server_config).run(sockets=None if sock is None else [sock])
     finally:
         close_loop()  # also when uvicorn could not bind
+
+
+def open_or_exit(config: Any, **options: Any) -> Any:
+    """The learning loop on config.database_url, or SystemExit saying why the database cannot be used."""
+    try:
+        return open_learning_loop(
+            config.database_url, config.loop_settings, explicit=explicit_settings(config), **options
+        )
+    except RankerUnavailable as exc:
+        raise SystemExit(f"DATABASE_URL: {exc}") from None
+
+
+def guarded_protocol() -> type[GuardedHttpToolsProtocol]:
+    """The connection guard (connections.py), capped to what the open-file limit leaves room for."""
+    return type("ServiceProtocol", (GuardedHttpToolsProtocol,), {"max_connections": connection_cap()})
 
 
 def _serve_worker(config: Any, sockets: list[socket.socket], index: int) -> None:

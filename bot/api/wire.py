@@ -17,10 +17,12 @@ from bot.personalizer.local import (
     LEARNING_MODES,
     LoopSettings,
     check_id,
+    check_storable,
     format_duration,
     parse_duration,
 )
 
+MAX_POLICY_LENGTH = 4096
 SERVICE_FIELDS = (
     "rewardWaitTime",
     "defaultReward",
@@ -97,7 +99,7 @@ def reward_value_from_json(body: Any) -> float:
             value = float(value.strip())
         except ValueError:
             raise InvalidRequest("value must be a number.", target="value") from None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         raise InvalidRequest("value is required: a number between -1 and 1.", target="value")
     return float(value)
 
@@ -150,6 +152,9 @@ def policy_arguments_from_json(body: Any) -> str:
     arguments = body.get("arguments")
     if not isinstance(arguments, str) or not arguments.strip():
         raise InvalidRequest("arguments is required: Vowpal Wabbit arguments.", target="arguments")
+    check_storable(arguments, "arguments")
+    if len(arguments) > MAX_POLICY_LENGTH:
+        raise InvalidRequest(f"arguments must be at most {MAX_POLICY_LENGTH} characters.", target="arguments")
     name = body.get("name")
     if name is not None and not isinstance(name, str):
         raise InvalidRequest("name must be a string.", target="name")
@@ -202,9 +207,17 @@ def _duration(value: Any, where: str) -> float:
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequest(f"{where} must be a number.", target=where)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        raise InvalidRequest(f"{where} must be a finite number.", target=where)
     return float(value)
+
+
+def _finite(value: int | float) -> bool:
+    """True for a number that a float holds (an integer of 400 digits does not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _integer(value: Any, where: str) -> int:
@@ -218,6 +231,7 @@ def _integer(value: Any, where: str) -> int:
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise InvalidRequest(f"{where} must be a string.", target=where)
+    check_storable(value, where)
     return value
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from bot.personalizer.local.limits import check_storable
 from bot.personalizer.local.settings import (
     AZURE_DEFAULT_POLICY,
     DEFAULT_POLICIES,
@@ -62,6 +63,7 @@ __all__ = [
     "LearningLoop",
     "LoopSettings",
     "check_id",
+    "check_storable",
     "check_reward",
     "format_duration",
     "open_learning_loop",

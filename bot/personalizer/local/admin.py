@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from bot.personalizer.base import InvalidRequest
 from bot.personalizer.local import store
+from bot.personalizer.local.model_file import checked_model, with_trailer
 from bot.personalizer.local.policy import Policy, check_policy, effective_arguments
 from bot.personalizer.local.serving import Serving
 from bot.personalizer.local.settings import DEFAULT_POLICIES, LoopSettings, settings_to_dict
@@ -25,26 +26,34 @@ class Admin:
         self._clock = clock
 
     def export_model(self) -> bytes:
-        """The published model as VW bytes (a fresh model if nothing was learned yet)."""
+        """The published model (a fresh one if nothing was learned yet) with the trailer an import checks
+        (model_file.py: VW's bytes, then their length, SHA-256, policy and feature layout)."""
         latest = store.latest_model(self._engine)
         if latest is not None and latest.data is not None:
-            return latest.data
+            return with_trailer(latest.data, latest.policy)
         settings = self._serving.settings
         policy = Policy(effective_arguments(settings.policy, settings.exploration_percentage))
         try:
-            return policy.to_bytes()
+            return with_trailer(policy.to_bytes(), settings.policy)
         finally:
             policy.close()
 
     def import_model(self, data: bytes) -> None:
-        """Publish an exported model; InvalidRequest if these bytes are not a model for the current policy."""
+        """Publish an exported model; InvalidRequest, and nothing changes, unless it is whole (its trailer's
+        length and checksum), of the current policy and feature layout, and loads and ranks in VW."""
         settings = self._serving.settings
         try:
-            Policy(effective_arguments(settings.policy, settings.exploration_percentage), data).close()
+            model = checked_model(data, settings.policy)
+            policy = Policy(effective_arguments(settings.policy, settings.exploration_percentage), model)
+            try:
+                if len(policy.predict(["shared |C probe", "|A id=a", "|A id=b"])) != 2:
+                    raise ValueError("the model does not rank actions")
+            finally:
+                policy.close()
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from None
         now = self._clock()
-        store.publish_model(self._engine, settings.policy, data, now, now)
+        store.publish_model(self._engine, settings.policy, model, now, now)
         self._serving.refresh()
 
     def reset_model(self) -> None:

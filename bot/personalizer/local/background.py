@@ -9,10 +9,14 @@ import threading
 from collections.abc import Callable
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from bot.db import checkpoint, is_sqlite, write_lock
+from bot.personalizer.local import store
+from bot.personalizer.local.health import Health, Supervised
 from bot.personalizer.local.leadership import Leadership
 from bot.personalizer.local.serving import Serving
+from bot.personalizer.local.settings import settings_to_dict
 from bot.personalizer.local.trainer import Trainer
 
 logger = logging.getLogger(__name__)
@@ -32,8 +36,10 @@ class Background:
         clock: Callable[[], float],
         trains: bool = True,
         training_nice: int = 0,
+        health: Health | None = None,
     ) -> None:
         self._engine = engine
+        self._health = health or Health()
         self._serving = serving
         self._clock = clock
         self._trains = trains
@@ -42,7 +48,7 @@ class Background:
         self._trainer = Trainer(engine, lambda: serving.settings, clock, serving.serve)
         self._write_lock = write_lock(engine)
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads: list[Supervised] = []
         self._last_training = -math.inf
 
     def train_once(self) -> int:
@@ -54,11 +60,10 @@ class Background:
 
     def start(self) -> None:
         """Run the threads: follow and (when leading) train; checkpoint SQLite's WAL where this process trains."""
-        self._threads.append(threading.Thread(target=self._follow_and_train, name="pz-trainer", daemon=True))
+        # Supervised: a thread that raises anyway is restarted, and /healthz reports it meanwhile.
+        self._threads.append(Supervised("pz-trainer", self._follow_and_train, self._health, self._stop))
         if self._trains and is_sqlite(self._engine):
-            self._threads.append(
-                threading.Thread(target=self._checkpoints, name="pz-checkpoint", daemon=True)
-            )
+            self._threads.append(Supervised("pz-checkpoint", self._checkpoints, self._health, self._stop))
         for thread in self._threads:
             thread.start()
 
@@ -74,16 +79,26 @@ class Background:
         self._leadership.release()
 
     def _follow_and_train(self) -> None:
-        if self._training_nice:
+        if self._training_nice:  # again after a restart: the priority belongs to the thread
             self._trainer.lower_priority(self._training_nice)
         while not self._stop.wait(min(REFRESH_INTERVAL, self._serving.settings.model_export_frequency)):
             try:
+                if self._health.failing("event log"):
+                    self._probe_writes()
                 self._serving.refresh()
                 frequency = self._serving.settings.model_export_frequency
                 if self._trains and self._clock() - self._last_training >= frequency:
                     self.train_once()
-            except Exception:  # the loop must outlive a database hiccup
-                logger.exception("the trainer's round failed; retrying next round")
+            except DBAPIError as exc:  # down, full or read-only: reported, and tried again next round
+                self._health.failed("trainer", f"the training round failed: {exc.orig}")
+            else:
+                self._health.recovered("trainer")
+
+    def _probe_writes(self) -> None:
+        """After failed writes, write something harmless (the settings in force, again): once it commits,
+        writes work again and /healthz says so, even if no client writes meanwhile."""
+        store.save_settings(self._engine, settings_to_dict(self._serving.settings), self._clock())
+        self._health.recovered("event log")
 
     def _checkpoints(self) -> None:
         # A thread of its own, at the service's priority: a training round lasts minutes when the trainer
@@ -91,5 +106,7 @@ class Background:
         while not self._stop.wait(CHECKPOINT_INTERVAL):
             try:
                 checkpoint(self._engine, self._write_lock)
-            except Exception:  # the thread must outlive a database hiccup
-                logger.exception("the WAL checkpoint failed; retrying in %s s", CHECKPOINT_INTERVAL)
+            except DBAPIError as exc:  # a full or read-only disk: reported until a checkpoint succeeds
+                self._health.failed("checkpoint", f"the WAL checkpoint failed: {exc.orig}")
+            else:
+                self._health.recovered("checkpoint")

@@ -14,8 +14,9 @@ still be told apart; slot features (multi-slot) live in `S`.
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+from bot.personalizer.local.limits import MAX_NESTING, feature_number
 
 CONTEXT = "C"
 ACTION = "A"
@@ -87,7 +88,9 @@ def _collect(features: Any, prefix: str, where: str, spaces: dict[str, list[str]
                 _add(spaces.setdefault(prefix, []), name, value, f"{where}[{index}].{name}")
 
 
-def _flatten(obj: dict[str, Any], path: str, out: list[str], where: str) -> None:
+def _flatten(obj: dict[str, Any], path: str, out: list[str], where: str, depth: int = 1) -> None:
+    if depth > MAX_NESTING:
+        raise FeatureError(f"{where}: objects nest at most {MAX_NESTING} deep")
     for name, value in obj.items():
         if not isinstance(name, str):
             raise FeatureError(f"{where} has a non-string name")
@@ -95,7 +98,7 @@ def _flatten(obj: dict[str, Any], path: str, out: list[str], where: str) -> None
             continue
         full = f"{path}.{name}" if path else name
         if isinstance(value, dict):
-            _flatten(value, full, out, f"{where}.{name}")
+            _flatten(value, full, out, f"{where}.{name}", depth + 1)
         else:
             _add(out, full, value, f"{where}.{name}")
 
@@ -121,6 +124,8 @@ def _add(out: list[str], name: str, value: Any, where: str) -> None:
 
 
 def _number(value: float, where: str) -> str:
-    if not math.isfinite(value):
-        raise FeatureError(f"{where}: numbers must be finite")
+    try:
+        feature_number(value)
+    except ValueError as exc:
+        raise FeatureError(f"{where}: {exc}") from None
     return repr(value) if isinstance(value, float) else str(value)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import math
+import os
 import time
 from collections.abc import Callable, Collection
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from bot.db import checkpoint, create_database_engine, write_lock
 from bot.personalizer.base import (
@@ -33,6 +35,8 @@ from bot.personalizer.local import store
 from bot.personalizer.local.admin import Admin
 from bot.personalizer.local.background import Background
 from bot.personalizer.local.eventlog import EventLog
+from bot.personalizer.local.eventlog.batch import storage_fault
+from bot.personalizer.local.health import Health
 from bot.personalizer.local.multislot import MultiSlotDecision, decide_multislot
 from bot.personalizer.local.policy import Policy, check_policy, is_multislot
 from bot.personalizer.local.ranking import decide
@@ -40,6 +44,8 @@ from bot.personalizer.local.serving import Serving
 from bot.personalizer.local.settings import LoopSettings, settings_from_dict, settings_to_dict
 from bot.personalizer.local.slot_store import NotMultiSlot, add_slot_rewards
 from bot.personalizer.local.validation import check_id
+
+logger = logging.getLogger(__name__)
 
 
 class LearningLoop:
@@ -56,8 +62,9 @@ class LearningLoop:
         self._engine = engine
         self._clock = clock
         self._serving = Serving(engine, settings)
-        self._events = EventLog(engine)
-        self._background = Background(engine, self._serving, clock, trains, training_nice)
+        self.health = Health()
+        self._events = EventLog(engine, self.health)
+        self._background = Background(engine, self._serving, clock, trains, training_nice, self.health)
         self._write_lock = write_lock(engine)
         self.admin = Admin(engine, self._serving, clock)
 
@@ -183,16 +190,19 @@ class LearningLoop:
         """Stop the threads, finishing queued writes, and release the trainer lead."""
         self._background.stop()
         self._events.close()
-        checkpoint(self._engine)
+        try:
+            checkpoint(self._engine, write_lock(self._engine))  # the writers are done: truncate a grown WAL
+        except DBAPIError as exc:
+            logger.error("the last WAL checkpoint failed: %s", exc.orig)
         self._background.close()
         self._engine.dispose()
 
 
 def check_reward(value: object) -> float:
     """A reward is a finite number in -1..1 (Personalizer's range)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRequest("value must be a finite number.", target="value")
-    if not -1.0 <= value <= 1.0:
+    if not -1.0 <= value <= 1.0 or not math.isfinite(value):  # compared first: 10**400 has no float
         raise InvalidRequest("value must be between -1 and 1.", target="value")
     return float(value)
 
@@ -216,6 +226,26 @@ def open_learning_loop(
     lowers the background thread's CPU priority while it learns (not while it commits).
     """
     engine = create_database_engine(database_url, autocheckpoint=False)
+    try:
+        effective = _prepare_database(engine, settings, explicit, clock)
+    except DBAPIError as exc:  # e.g. a read-only file or a full disk: a clear message, not a traceback
+        engine.dispose()
+        fault = storage_fault(exc.orig or exc) or _file_fault(engine) or str(exc.orig or exc)
+        raise RankerUnavailable(f"the database cannot be opened for writing: {fault}") from None
+    loop = LearningLoop(engine, effective, clock, trains=train, training_nice=training_nice)
+    loop.refresh()
+    if run_trainer:
+        loop.start()
+    return loop
+
+
+def _prepare_database(
+    engine: Engine,
+    settings: LoopSettings | None,
+    explicit: Collection[str] | None,
+    clock: Callable[[], float],
+) -> LoopSettings:
+    """Create what is missing, settle the settings in force and publish the first model; those settings."""
     store.create_tables(engine)
     given = (settings or LoopSettings()).validated()
     stored = store.load_settings(engine)
@@ -237,8 +267,20 @@ def open_learning_loop(
             store.publish_model(engine, effective.policy, None, now, now)
         except IntegrityError:
             pass  # another process published the first model at the same moment
-    loop = LearningLoop(engine, effective, clock, trains=train, training_nice=training_nice)
-    loop.refresh()
-    if run_trainer:
-        loop.start()
-    return loop
+    return effective
+
+
+def _file_fault(engine: Engine) -> str:
+    """Why a SQLite file cannot be written, when its file system says so ("" otherwise)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return ""
+    folder = os.path.dirname(os.path.abspath(database))
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"its storage is read-only ({folder} is mounted read-only)"
+    except OSError:
+        return ""
+    if not os.access(folder, os.W_OK):
+        return f"its storage is read-only ({folder} is not writable)"
+    return ""

@@ -73,7 +73,7 @@ def decide_multislot(
     single = RankRequest(
         request.context_features, request.actions, [], request.event_id, request.defer_activation
     )
-    featurized = featurize_request(single, settings.max_actions)
+    featurized = featurize_request(single, settings.max_actions, settings.policy)
     ids = [action.id for action in request.actions]
     slots = check_slots(request.slots, ids)
     actions = featurized.id_lines if policy is not None and policy.action_ids else featurized.lines

@@ -35,7 +35,7 @@ class Decision:
 
 def decide(request: RankRequest, settings: LoopSettings, policy: Policy | None, now: float) -> Decision:
     """Validate, predict with `policy` (None: uniform), draw, and build the event row and the answer."""
-    featurized = featurize_request(request, settings.max_actions)
+    featurized = featurize_request(request, settings.max_actions, settings.policy)
     lines = featurized.id_lines if policy is not None and policy.action_ids else featurized.lines
     event_id = request.event_id or new_event_id()
     pmf = normalised(policy.predict([featurized.shared, *lines]) if policy else [], len(lines))

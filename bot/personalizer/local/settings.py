@@ -92,7 +92,7 @@ def settings_from_dict(data: dict[str, Any], fallback: LoopSettings) -> LoopSett
 
 def check_range(name: str, value: float, low: float, high: float, shown: str) -> None:
     """Raise ValueError unless value is a finite number in [low, high]."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
         raise ValueError(f"{name} must be a number in {shown}")
     if not (low <= value <= high):
         raise ValueError(f"{name} must be in {shown}, got {value}")
@@ -108,6 +108,8 @@ def parse_duration(text: str) -> float:
     except ValueError:
         try:
             parsed = isodate.parse_duration(text)
+        except OverflowError:
+            raise ValueError(f"{text!r} is too long a duration") from None
         except (isodate.ISO8601Error, ValueError) as exc:
             raise ValueError(f"{text!r} is not a duration: use seconds (30) or ISO-8601 (PT30S)") from exc
         if not isinstance(parsed, timedelta):  # years or months: no fixed length
@@ -116,6 +118,13 @@ def parse_duration(text: str) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{text!r} is not a non-negative duration")
     return seconds
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def format_duration(seconds: float) -> str:

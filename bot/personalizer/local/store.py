@@ -40,6 +40,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import db
 
+PUBLISH_ATTEMPTS = 5
+
 PENDING, LEARNED, NEVER_LEARNED = 0, 1, 2
 MODELS_KEPT = 3
 # PostgreSQL's server-side functions: the writer's batch, and the trainer's marks.
@@ -260,20 +262,31 @@ def commit_training(
 def publish_model(
     engine: Engine, policy: str, data: bytes | None, now: float, lineage_created_at: float
 ) -> int:
-    """Publish a model outside training (import, reset, policy change); returns its version."""
-    with engine.begin() as conn:
-        version = int(conn.execute(select(func.coalesce(func.max(models.c.version), 0))).scalar_one()) + 1
-        conn.execute(
-            insert(models).values(
-                version=version,
-                created_at=now,
-                lineage_created_at=lineage_created_at,
-                policy=policy,
-                data=data,
-                learned_events=0,
-            )
-        )
-    return version
+    """Publish a model outside training (import, reset, policy change); returns its version.
+
+    The trainer (of this or another process) may take the next version at the same moment: then the
+    insert fails whole and is tried again with the version after it.
+    """
+    for attempt in range(PUBLISH_ATTEMPTS):
+        try:
+            with engine.begin() as conn:
+                latest = conn.execute(select(func.coalesce(func.max(models.c.version), 0))).scalar_one()
+                version = int(latest) + 1
+                conn.execute(
+                    insert(models).values(
+                        version=version,
+                        created_at=now,
+                        lineage_created_at=lineage_created_at,
+                        policy=policy,
+                        data=data,
+                        learned_events=0,
+                    )
+                )
+            return version
+        except IntegrityError:
+            if attempt == PUBLISH_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def load_settings(engine: Engine) -> dict[str, Any] | None:

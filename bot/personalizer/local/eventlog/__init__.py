@@ -19,6 +19,7 @@ from bot.db import is_sqlite
 from bot.personalizer.base import RankerUnavailable
 from bot.personalizer.local.eventlog.asyncpg_writer import LoopWriter
 from bot.personalizer.local.eventlog.thread_writer import GroupCommitWriter
+from bot.personalizer.local.health import Health
 
 WRITE_TIMEOUT = 10.0  # seconds an event loop's caller waits for its commit before a 503
 
@@ -26,10 +27,12 @@ WRITE_TIMEOUT = 10.0  # seconds an event loop's caller waits for its commit befo
 class EventLog:
     """The loop's one way to write events. Thread-safe; the async methods run on the caller's event loop."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, health: Health | None = None) -> None:
         sqlite = is_sqlite(engine)
-        self._threads = GroupCommitWriter(engine, event_loops=sqlite)
-        self._event_loops: GroupCommitWriter | LoopWriter = self._threads if sqlite else LoopWriter(engine)
+        self._threads = GroupCommitWriter(engine, event_loops=sqlite, health=health)
+        self._event_loops: GroupCommitWriter | LoopWriter = (
+            self._threads if sqlite else LoopWriter(engine, health=health)
+        )
 
     def log_event(self, row: dict[str, Any]) -> None:
         """Log a ranked event (durable on return); InvalidRequest if its event ID is taken."""

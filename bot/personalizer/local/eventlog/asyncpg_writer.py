@@ -27,14 +27,18 @@ from bot.db import postgres_options
 from bot.personalizer.base import RankerUnavailable
 from bot.personalizer.local.eventlog import batch as shared
 from bot.personalizer.local.eventlog.batch import (
+    CONTENT_ERRORS,
     MAX_BATCH,
     Write,
     answer_waiters,
     not_written,
     postgres_batch,
+    refused_alone,
+    storage_fault,
     taken_event_id,
     unknown_events,
 )
+from bot.personalizer.local.health import Health
 
 try:
     import asyncpg
@@ -63,7 +67,8 @@ class LoopWriter:
     """Commits the writes of callers on event loops to PostgreSQL. submit_* run on the caller's event loop;
     close() may run on any thread."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, health: Health | None = None) -> None:
+        self._health = health or Health()
         url = engine.url.set(drivername="postgresql").difference_update_query(["options"])
         self._dsn = url.render_as_string(hide_password=False)
         self._server_settings = {"options": postgres_options(engine.url)}
@@ -137,14 +142,22 @@ class LoopWriter:
                 return [(batch[0], taken_event_id())]
             # One duplicate event ID must not fail its neighbours: retry each write on its own.
             return [outcome for write in batch for outcome in await self._commit(link, [write])]
+        except (asyncpg.DataError, *CONTENT_ERRORS) as exc:
+            # The server refused a value (the call rolled back whole): that write alone fails.
+            if len(batch) == 1:
+                return [(batch[0], refused_alone(batch[0], exc))]
+            return [outcome for write in batch for outcome in await self._commit(link, [write])]
         except LOST as exc:
             # No retry: the commit may have landed, and a retry could store the writes twice.
-            logger.error("the event log could not be written: %s", type(exc).__name__)
+            fault = storage_fault(exc)
+            logger.error("the event log could not be written: %s %s", type(exc).__name__, fault)
+            self._health.failed("event log", f"writes fail: {fault or type(exc).__name__}")
             _drop(link)
-            return not_written(batch)
+            return not_written(batch, fault)
         except asyncio.CancelledError:  # the event loop is shutting down: the connection's state is unknown
             _drop(link)
             raise
+        self._health.recovered("event log")
         return [(write, failures.get(id(write))) for write in batch]
 
     async def _write(self, link: _LoopLink, batch: list[Write]) -> dict[int, Exception]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailable
 from bot.personalizer.local import store
 
+logger = logging.getLogger(__name__)
 MAX_BATCH = 512
 IDLE_PING = 1.0  # seconds: a connection unused this long is checked before use
 EVENT_COLUMNS = [column.name for column in store.events.columns]
@@ -43,9 +45,42 @@ def taken_event_id() -> InvalidRequest:
     return InvalidRequest("An event with this eventId was already ranked.", target="eventId")
 
 
-def not_written(batch: list[Write]) -> list[tuple[Write, Exception | None]]:
+class StorageFault(RankerUnavailable):
+    """The event log's storage refused a write (full, read-only); `client_message` may be shown to clients."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the event log could not be written: {reason}")
+        self.client_message = f"The event log could not be written: {reason}. Try again later."
+
+
+def not_written(batch: list[Write], reason: str = "") -> list[tuple[Write, Exception | None]]:
     """The outcomes of a batch the database did not take (it may still have committed: never retried)."""
+    if reason:
+        return [(write, StorageFault(reason)) for write in batch]
     return [(write, RankerUnavailable("the event log could not be written")) for write in batch]
+
+
+def storage_fault(exc: BaseException) -> str:
+    """What a database error says about its storage, in words a client can act on ("" when nothing)."""
+    text = str(exc).lower()
+    if "full" in text or "no space" in text:
+        return "its storage is full"
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return "its storage is read-only"
+    if "disk i/o" in text or "i/o error" in text:
+        return "its storage failed to write"
+    return ""
+
+
+# What a database or its driver raises for one write's own content (a value it cannot store), before
+# anything is committed: that write fails alone, never its batch-mates (each is retried on its own).
+CONTENT_ERRORS: tuple[type[Exception], ...] = (UnicodeError, OverflowError, ValueError)
+
+
+def refused_alone(write: Write, exc: BaseException) -> Exception:
+    """The failure of one write the database refused for its own content, not for the database's state."""
+    logger.warning("a %s could not be stored: %s", write.kind, type(exc).__name__)
+    return InvalidRequest("The request holds a value that cannot be stored.")
 
 
 def unknown_events(ordered: list[Write], missing: list[int]) -> dict[int, Exception]:

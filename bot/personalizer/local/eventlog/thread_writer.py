@@ -28,15 +28,19 @@ from bot.db import write_lock
 from bot.personalizer.base import EventNotFound, RankerUnavailable
 from bot.personalizer.local.eventlog import batch as shared
 from bot.personalizer.local.eventlog.batch import (
+    CONTENT_ERRORS,
     EVENT_COLUMNS,
     MAX_BATCH,
     Write,
     not_written,
     postgres_batch,
+    refused_alone,
     settle,
+    storage_fault,
     taken_event_id,
     unknown_events,
 )
+from bot.personalizer.local.health import Health
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +131,10 @@ class GroupCommitWriter:
     asyncpg_writer.py) no writer thread runs, and only thread callers may submit.
     """
 
-    def __init__(self, engine: Engine, *, event_loops: bool = True) -> None:
+    def __init__(self, engine: Engine, *, event_loops: bool = True, health: Health | None = None) -> None:
         self._engine = engine
+        self._health = health or Health()
+        self._closed = False
         dbapi = engine.dialect.dbapi
         if dbapi is None:
             raise RuntimeError(f"no DBAPI driver is loaded for {engine.dialect.name}")
@@ -148,7 +154,9 @@ class GroupCommitWriter:
                 target=self._run, args=(_Link(engine, autocommit=postgres),), name="pz-writer", daemon=True
             )
             self._thread.start()
-        self._closed = False
+            self._health.watch(
+                "pz-writer", lambda: self._closed or bool(self._thread and self._thread.is_alive())
+            )
 
     def submit_event(self, row: dict[str, Any], waiter: asyncio.Future[None] | None = None) -> None:
         """Log a ranked event; fails with InvalidRequest if its event ID is taken."""
@@ -208,7 +216,13 @@ class GroupCommitWriter:
                         stop = True
                         break
                     batch.append(item)
-                settle(self._commit(link, batch))
+                try:
+                    outcomes = self._commit(link, batch)
+                except Exception:  # a bug must not leave callers waiting, nor stop the writes after them
+                    logger.exception("the event log's batch failed")
+                    link.drop(invalidate=True)
+                    outcomes = not_written(batch)
+                settle(outcomes)
                 if stop:
                     return
         finally:
@@ -218,15 +232,20 @@ class GroupCommitWriter:
         """Commit a batch on this link; each write with its failure (None when it is durable)."""
         try:
             failures = self._write(link, batch)
-        except self._dbapi.IntegrityError:
+        except (self._dbapi.IntegrityError, self._dbapi.DataError, *CONTENT_ERRORS) as exc:
             if len(batch) == 1:
-                return [(batch[0], taken_event_id())]
-            # One duplicate event ID must not fail its neighbours: retry each write on its own.
+                taken = isinstance(exc, self._dbapi.IntegrityError)
+                return [(batch[0], taken_event_id() if taken else refused_alone(batch[0], exc))]
+            # One write's content (a taken event ID, a value the database refuses) must not fail its
+            # neighbours, and nothing was committed: retry each write on its own.
             return [outcome for write in batch for outcome in self._commit(link, [write])]
         except self._dbapi.Error as exc:
-            logger.error("the event log could not be written: %s", type(exc).__name__)
+            fault = storage_fault(exc)
+            logger.error("the event log could not be written: %s %s", type(exc).__name__, fault)
+            self._health.failed("event log", f"writes fail: {fault or type(exc).__name__}")
             link.drop(invalidate=True)
-            return not_written(batch)
+            return not_written(batch, fault)
+        self._health.recovered("event log")
         return [(write, failures.get(id(write))) for write in batch]
 
     def _write(self, link: _Link, batch: list[Write]) -> dict[int, Exception]:

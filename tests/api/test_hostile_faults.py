@@ -1,0 +1,120 @@
+"""Storage faults: a full disk is a 503 with a clear message, /healthz says so, and the service recovers by
+itself once space returns, with nothing acknowledged lost; a read-only database at start is a clear error.
+
+(Linux refuses to remount a file system read-only while the service holds files on it open for writing, so
+a disk turning read-only under a running service is not reproduced here.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hostile_service import Service, bystander_pairs, rank_body, stored_rewards
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 48 MB tmpfs of the test's own (needs root: skipped elsewhere)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if (
+        os.geteuid() != 0
+        or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)]).returncode
+    ):
+        pytest.skip("mounting a small file system needs root")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _fill(disk: Path) -> Path:
+    """Fill the file system up to its last byte; returns the filler file."""
+    filler = disk / "filler"
+    with filler.open("wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def _remount(disk: Path, mode: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(disk)], check=True)
+
+
+def _until_refused(service: Service, tries: int = 3000) -> tuple[int, dict[str, str]]:
+    """Rank+reward pairs until the service refuses one; returns its status and error body."""
+    for _ in range(tries):
+        event_id = uuid.uuid4().hex
+        body = rank_body(event_id)
+        body["contextFeatures"] = [{"padding": "p" * 2000, "n": event_id}]
+        answer = service.post("/rank", body)
+        if answer.status_code != 201:
+            return answer.status_code, answer.json()["error"]
+    raise AssertionError("the disk never filled")
+
+
+def _recovers(service: Service, within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        event_id = uuid.uuid4().hex
+        if (
+            service.post("/rank", rank_body(event_id)).status_code == 201
+            and service.health().status_code == 200
+        ):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the service did not recover:\n{service.log()[-3000:]}")
+
+
+def test_a_full_disk_is_a_503_and_recovers_by_itself(small_disk: Path) -> None:
+    service = Service(f"sqlite:///{small_disk}/pz.db")
+    try:
+        service.wait_healthy()
+        before = bystander_pairs(service, count=10)
+        filler = _fill(small_disk)
+        status, error = _until_refused(service)
+        assert status == 503, error
+        assert "storage" in error["message"] or "disk" in error["message"], error
+        health = service.health()
+        assert health.status_code == 503, health.text
+        assert "writer" in health.text or "log" in health.text
+        filler.unlink()
+        deadline = time.monotonic() + 15  # healthy again by itself, with no client writing meanwhile
+        while service.health().status_code != 200:
+            assert time.monotonic() < deadline, service.health().text
+            time.sleep(0.2)
+        _recovers(service)
+        after = bystander_pairs(service, count=20)
+        assert stored_rewards(service.database_url, before + after) == {e: 1 for e in before + after}
+        wal = small_disk / "pz.db-wal"
+        deadline = time.monotonic() + 30
+        while wal.exists() and wal.stat().st_size > 16 * 1024 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not wal.exists() or wal.stat().st_size <= 16 * 1024 * 1024, "the WAL was never truncated"
+    finally:
+        log = service.stop()
+    assert "Traceback" not in log, log
+
+
+def test_a_read_only_database_at_start_is_a_clear_error(small_disk: Path) -> None:
+    first = Service(f"sqlite:///{small_disk}/pz.db")
+    first.wait_healthy()
+    first.stop()
+    _remount(small_disk, "ro")
+    service = Service(f"sqlite:///{small_disk}/pz.db")
+    try:
+        code = service.process.wait(timeout=30)
+    finally:
+        log = service.stop()
+    assert code != 0
+    assert "read-only" in log, log
+    assert "Traceback" not in log, log
