@@ -66,10 +66,8 @@ class MultiSlotDecision:
 def decide_multislot(
     request: MultiSlotRankRequest, settings: LoopSettings, policy: Policy | None, now: float
 ) -> MultiSlotDecision:
-    """Validate, draw every slot (uniform before the first model), and build the event row and the answer.
-
-    Apprentice and LoggingOnly answer each slot's baseline; the model's own draws are logged beside them.
-    """
+    """Validate, draw every slot (uniform before the first model), build the event row and the answer.
+    Apprentice and LoggingOnly answer each slot's baseline; the model's own draws are logged beside them."""
     single = RankRequest(
         request.context_features, request.actions, [], request.event_id, request.defer_activation
     )
