@@ -40,10 +40,8 @@ MODEL_UPDATE_FREQUENCY = 1.0
 START = 1_800_000_000.0
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
-LEARNER = "learner, default policy (rank/reward API, SQLite, 1 s model updates)"
-SEARCH_WINNER = "--cb_explore_adf -q CA --interactions CCA --synthcover"
-PLAYERS = {
-    LEARNER: DEFAULT_POLICY,
+LEARNER = "learner, default policy, exploration {:.0%} (rank/reward API, SQLite, 1 s model updates)"
+REFERENCES = {
     "raw VW: tutorial `--epsilon 0.2 -q CA`": TUTORIAL,
     "raw VW: Personalizer's default policy": PERSONALIZER_DEFAULT,
     "raw VW: `--squarecb -q CA`": SQUARECB,
@@ -51,7 +49,9 @@ PLAYERS = {
 }
 
 
-def play_learner(episode: Episode, seed: int, workdir: str, policy: str) -> list[float]:
+def play_learner(
+    episode: Episode, seed: int, workdir: str, policy: str, exploration: float = 0.2
+) -> list[float]:
     """Play an episode through LearningLoop.rank/reward on SQLite with an injected clock."""
     world = episode.world
     ticks = [0]
@@ -60,8 +60,10 @@ def play_learner(episode: Episode, seed: int, workdir: str, policy: str) -> list
         return START + ticks[0] * STEP_SECONDS
 
     steps_per_update = round(MODEL_UPDATE_FREQUENCY / STEP_SECONDS)
-    database = os.path.join(workdir, f"learner-{world.name}-{seed}-{abs(hash(policy))}.db")
-    settings = LoopSettings(model_export_frequency=MODEL_UPDATE_FREQUENCY, policy=policy)
+    database = os.path.join(workdir, f"learner-{world.name}-{seed}-{abs(hash((policy, exploration)))}.db")
+    settings = LoopSettings(
+        model_export_frequency=MODEL_UPDATE_FREQUENCY, policy=policy, exploration_percentage=exploration
+    )
     loop = open_learning_loop(f"sqlite:///{database}", settings, clock=clock, run_trainer=False)
     actions = [RankableAction(a.id, a.features) for a in world.actions]
     rewards: list[float] = []
@@ -84,7 +86,8 @@ def _play(job: tuple[str, str, str, int, str]) -> tuple[str, str, int, list[floa
     episode = WORLDS[world_name]().episode(seed)
     started = time.perf_counter()
     if player.startswith("learner"):
-        rewards = play_learner(episode, seed, workdir, args)
+        policy, _, exploration = args.rpartition("@")
+        rewards = play_learner(episode, seed, workdir, policy, float(exploration))
     else:
         rewards = play_raw_vw(episode, args, 0, seed, workdir).rewards
     return world_name, player, seed, rewards, time.perf_counter() - started
@@ -111,7 +114,7 @@ def plot(world_name: str, curves: dict[str, list[float]], oracle: list[float], p
     world = WORLDS[world_name]()
     fig, ax = plt.subplots(figsize=(9, 6))
     for name, rewards in curves.items():
-        ax.plot(running_ctr(rewards, 250), label=name, linewidth=1.6 if name == LEARNER else 1.0)
+        ax.plot(running_ctr(rewards, 250), label=name, linewidth=1.6 if name.startswith("learner") else 1.0)
     ax.plot(running_ctr(oracle, 250), label="best possible (oracle)", color="black", linestyle=":")
     ax.axvline(world.switch_at, color="grey", linestyle="--", linewidth=0.8)
     ax.text(world.switch_at + 60, 0.03, "preferences change", color="grey")
@@ -133,11 +136,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument(
+        "--exploration", default="0.2,0", help="explorationPercentage of each learner run, e.g. 0.2,0.05,0"
+    )
+    parser.add_argument("--policy", action="append", default=[], help="another learner policy to play")
     options = parser.parse_args()
     worlds = options.worlds.split(",")
-    players = dict(PLAYERS)
-    if DEFAULT_POLICY != SEARCH_WINNER:
-        players[f"learner with `{SEARCH_WINNER}`"] = SEARCH_WINNER
+    explorations = [float(x) for x in options.exploration.split(",")]
+    players = {LEARNER.format(x): f"{DEFAULT_POLICY}@{x}" for x in explorations}
+    for policy in options.policy:
+        players.update(
+            {f"learner with `{policy}`, exploration {x:.0%}": f"{policy}@{x}" for x in explorations}
+        )
+    players.update(REFERENCES)
     print(f"learner policy (DEFAULT_POLICY): {DEFAULT_POLICY}")
     with tempfile.TemporaryDirectory() as workdir:
         jobs = [

@@ -17,6 +17,12 @@ from bot.personalizer.local import LoopSettings, settings_from_env
 DEFAULT_DATABASE_URL = "sqlite:///data/whatsfordinner.db"
 DEFAULT_PORT = 3000
 BACKENDS = ("local", "azure")
+# Share of dinner suggestions that explore (PERSONALIZER_EXPLORATION overrides it): a person sees another
+# fitting dish about one suggestion in ten, and a learned favourite the rest of the time; docs/learning.md has the
+# learning worlds' figures behind it. The REST service keeps Personalizer's 20%.
+BOT_EXPLORATION = 0.1
+DEFAULT_EXPLORATION = 0.2
+
 SLACK_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
 # Which settings each mode cannot run without (the Personalizer backend adds its own below).
 REQUIRED_BY_MODE: dict[str, tuple[str, ...]] = {
@@ -117,9 +123,11 @@ def load_config(environ: Mapping[str, str], mode: str) -> Config:
 
     web_concurrency = _whole_number(get, "WEB_CONCURRENCY", 1, 1, 64, problems)
 
-    loop_settings = LoopSettings(model_export_frequency=30.0)
+    # The bot's suggestions explore less than Personalizer's 20% (docs/learning.md); the service keeps 20%.
+    exploration = BOT_EXPLORATION if mode in ("bot", "console") else DEFAULT_EXPLORATION
+    loop_settings = LoopSettings(model_export_frequency=30.0, exploration_percentage=exploration)
     try:
-        loop_settings = settings_from_env(environ)
+        loop_settings = settings_from_env(environ, loop_settings)
     except ValueError as exc:
         problems.append(str(exc))
 

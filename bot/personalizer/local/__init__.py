@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from bot.personalizer.local.imported_logs import ImportedInteraction, ImportedObservation, ImportSummary
 from bot.personalizer.local.limits import check_storable
 from bot.personalizer.local.settings import (
+    AZURE_DEFAULT_POLICY,
+    DEFAULT_POLICIES,
     DEFAULT_POLICY,
     ENV_VARIABLES,
     LEARNING_MODES,
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from bot.personalizer.local.loop import LearningLoop, check_reward, open_learning_loop
 
 __all__ = [
+    "AZURE_DEFAULT_POLICY",
+    "DEFAULT_POLICIES",
     "DEFAULT_POLICY",
     "EVALUATION",
     "FAILED",

@@ -13,7 +13,7 @@ from bot.personalizer.local import store
 from bot.personalizer.local.model_file import checked_model, with_trailer
 from bot.personalizer.local.policy import Policy, check_policy, effective_arguments
 from bot.personalizer.local.serving import Serving
-from bot.personalizer.local.settings import DEFAULT_POLICY, LoopSettings, settings_to_dict
+from bot.personalizer.local.settings import DEFAULT_POLICIES, LoopSettings, settings_to_dict
 
 
 class Admin:
@@ -104,8 +104,8 @@ class Admin:
             raise InvalidRequest(exc.message, exc.code, target="arguments") from None
 
     def reset_policy(self) -> None:
-        """Go back to the default policy (a fresh model)."""
-        self.set_policy(DEFAULT_POLICY)
+        """Go back to the default policy (a fresh model): the project's, or Azure's with default_policy="azure"."""
+        self.set_policy(DEFAULT_POLICIES[self._serving.settings.default_policy])
 
     def log_properties(self) -> dict[str, datetime | None]:
         """start_date: when the oldest logged event was ranked (None when the log is empty)."""

@@ -7,8 +7,9 @@ namespace, deeper objects are flattened into it with dotted names.
 
 Namespaces: context features live in namespaces whose names start with `C` (`C` for top-level values,
 `C<name>` for a nested object), action features in `A` / `A<name>`, so a policy crosses them with
-`-q CA` (and `--interactions CCA` for pairs of context features). Every action also carries its id as
-`id=<id>` in `A`, so two actions with the same features can still be told apart.
+`-q CA` (and `--interactions CCA` for pairs of context features). A policy with `--action_id_feature`
+also gives every action its ID as `id=<id>` in `A` (`with_id`), so two actions with the same features can
+still be told apart; slot features (multi-slot) live in `S`.
 """
 
 from __future__ import annotations
@@ -38,9 +39,19 @@ def context_line(features: list[dict[str, Any]]) -> str:
     return "shared " + _namespaces(features, CONTEXT, "contextFeatures")
 
 
-def action_line(action_id: str, features: list[dict[str, Any]]) -> str:
-    """One action's line, e.g. `|A id=pasta taste=salty nutrition_level:5`."""
+def action_line(action_id: str | None, features: list[dict[str, Any]]) -> str:
+    """One action's line, e.g. `|A id=pasta taste=salty nutrition_level:5` (no `id=` when action_id is None)."""
     return _namespaces(features, ACTION, "features", action_id)
+
+
+def with_id(action_id: str, line: str) -> str:
+    """An action line without its ID, given the ID as a feature: the same features as action_line(id, ...)."""
+    return f"|{ACTION} id={escape(action_id)} {line}"
+
+
+def namespaces_line(features: list[dict[str, Any]], prefix: str, where: str) -> str:
+    """Features in namespaces named from `prefix` (e.g. `|S course=main` for a slot's features)."""
+    return _namespaces(features, prefix, where)
 
 
 def count_features(features: list[dict[str, Any]]) -> int:

@@ -9,6 +9,7 @@ the service's other operations are `loop.admin` (admin.py).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import math
@@ -17,10 +18,11 @@ import time
 from collections.abc import Callable, Collection
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from bot.db import checkpoint, create_database_engine, write_lock
 from bot.personalizer.base import (
+    EventNotFound,
     InvalidRequest,
     MultiSlotRankRequest,
     MultiSlotRankResult,
@@ -42,10 +44,12 @@ from bot.personalizer.local.imported_logs import (
     import_interactions,
     import_observations,
 )
-from bot.personalizer.local.policy import check_policy
+from bot.personalizer.local.multislot import MultiSlotDecision, decide_multislot
+from bot.personalizer.local.policy import Policy, check_policy, is_multislot
 from bot.personalizer.local.ranking import decide
 from bot.personalizer.local.serving import Serving
 from bot.personalizer.local.settings import LoopSettings, settings_from_dict, settings_to_dict
+from bot.personalizer.local.slot_store import NotMultiSlot, add_slot_rewards
 from bot.personalizer.local.validation import check_id
 
 logger = logging.getLogger(__name__)
@@ -68,6 +72,7 @@ class LearningLoop:
         self.health = Health()
         self._events = EventLog(engine, self.health)
         self._background = Background(engine, self._serving, clock, trains, training_nice, self.health)
+        self._write_lock = write_lock(engine)
         self.admin = Admin(engine, self._serving, clock)
 
     # --- the Ranker port -------------------------------------------------------------------------
@@ -78,7 +83,7 @@ class LearningLoop:
         A request that reuses a logged event ID is answered (Azure answered 201) but not logged: the first
         event, and any reward already given for it, stay as they were.
         """
-        decision = decide(request, self._serving.settings, self._serving.served.policy, self._clock())
+        decision = decide(request, self._serving.settings, self._single_slot_policy(), self._clock())
         try:
             self._events.log_event(decision.row)
         except EventIdTaken:
@@ -95,7 +100,7 @@ class LearningLoop:
 
     async def rank_async(self, request: RankRequest) -> RankResult:
         """rank() for an event loop: awaits the group commit instead of blocking a thread."""
-        decision = decide(request, self._serving.settings, self._serving.served.policy, self._clock())
+        decision = decide(request, self._serving.settings, self._single_slot_policy(), self._clock())
         try:
             await self._events.log_event_async(decision.row)
         except EventIdTaken:
@@ -115,19 +120,71 @@ class LearningLoop:
 
     def rank_multislot(self, request: MultiSlotRankRequest) -> MultiSlotRankResult:
         """Fill each slot with an action, log the event durably, and return the choices."""
-        raise InvalidRequest("Multi-slot ranking needs a multi-slot policy (--ccb_explore_adf).")
+        decision = self._decide_multislot(request)
+        try:
+            self._events.log_event(decision.row)
+        except EventIdTaken:
+            _log_reused(decision.row["event_id"])
+        return decision.result
 
     async def rank_multislot_async(self, request: MultiSlotRankRequest) -> MultiSlotRankResult:
-        """rank_multislot() for an event loop."""
-        return self.rank_multislot(request)
+        """rank_multislot() for an event loop: awaits the group commit instead of blocking a thread."""
+        decision = self._decide_multislot(request)
+        try:
+            await self._events.log_event_async(decision.row)
+        except EventIdTaken:
+            _log_reused(decision.row["event_id"])
+        return decision.result
 
     def reward_multislot(self, event_id: str, rewards: list[SlotReward]) -> None:
-        """Keep each slot's reward for a multi-slot event (durable on return)."""
-        raise InvalidRequest("Multi-slot rewards need a multi-slot policy (--ccb_explore_adf).")
+        """Keep each slot's reward for a multi-slot event (durable on return); EventNotFound if unknown."""
+        event_id, values = self._slot_rewards(event_id, rewards)
+        try:
+            found = add_slot_rewards(self._engine, event_id, values, self._clock(), self._write_lock)
+        except NotMultiSlot as exc:
+            raise InvalidRequest(str(exc), target="reward") from None
+        except SQLAlchemyError:
+            raise RankerUnavailable("the event log could not be written") from None
+        if not found:
+            raise EventNotFound(event_id)
 
     async def reward_multislot_async(self, event_id: str, rewards: list[SlotReward]) -> None:
-        """reward_multislot() for an event loop."""
-        self.reward_multislot(event_id, rewards)
+        """reward_multislot() for an event loop (its transaction runs in a worker thread)."""
+        await asyncio.to_thread(self.reward_multislot, event_id, rewards)
+
+    def _decide_multislot(self, request: MultiSlotRankRequest) -> MultiSlotDecision:
+        settings = self._serving.settings
+        if not is_multislot(settings.policy):
+            raise InvalidRequest(
+                "Multi-slot ranking needs a multi-slot policy: set one with --ccb_explore_adf "
+                "(PUT /configurations/policy).",
+                code="InvalidMultiSlotApiAccess",
+            )
+        policy = self._serving.served.policy
+        if policy is not None and not policy.multislot:
+            policy = None  # the multi-slot policy's first model is not published yet: uniform until it is
+        return decide_multislot(request, settings, policy, self._clock())
+
+    def _single_slot_policy(self) -> Policy | None:
+        settings = self._serving.settings
+        if is_multislot(settings.policy):
+            raise InvalidRequest(
+                "This loop ranks slots (its policy has --ccb_explore_adf): use multi-slot rank, "
+                "or set a single-slot policy (--cb_explore_adf).",
+            )
+        policy = self._serving.served.policy
+        return None if policy is not None and policy.multislot else policy
+
+    @staticmethod
+    def _slot_rewards(event_id: str, rewards: list[SlotReward]) -> tuple[str, list[tuple[str, float]]]:
+        event_id = check_id(event_id, "eventId")
+        if not isinstance(rewards, list) or not rewards:
+            raise InvalidRequest("reward must be a non-empty list of slot rewards.", target="reward")
+        values = []
+        for index, reward in enumerate(rewards):
+            slot_id = check_id(getattr(reward, "slot_id", None), f"reward[{index}].slotId")
+            values.append((slot_id, check_reward(getattr(reward, "value", None))))
+        return event_id, values
 
     # --- logs from elsewhere (Personalizer v1.1-preview.2 and later) ----------------------------
 

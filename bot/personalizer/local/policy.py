@@ -13,17 +13,50 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("The local ranker needs Vowpal Wabbit: pip install vowpalwabbit") from exc
 
-# Policies that explore in their own way; every other policy is epsilon-greedy and takes its
-# epsilon from the service's explorationPercentage.
+# Policies that explore in their own way: explorationPercentage is mixed into their distribution
+# (ranking.explore). Every other policy is epsilon-greedy, and VW's --epsilon is set to it.
 _OWN_EXPLORATION = {
     "--squarecb", "--regcb", "--regcbopt", "--cover", "--synthcover", "--softmax", "--first",
     "--bag", "--rnd", "--large_action_space",
 }  # fmt: skip
+# Not a VW option: a policy with it adds each action's ID as a feature (`id=<id>` in namespace A).
+ACTION_ID_OPTION = "--action_id_feature"
+MULTISLOT_OPTION = "--ccb_explore_adf"
+
+
+def uses_action_ids(policy: str) -> bool:
+    """True when the policy asks for each action's ID as a feature."""
+    return ACTION_ID_OPTION in shlex.split(policy)
+
+
+def explores_itself(policy: str) -> bool:
+    """True for policies with their own exploration, into which explorationPercentage is mixed."""
+    return bool(_OWN_EXPLORATION.intersection(shlex.split(policy)))
+
+
+def is_multislot(policy: str) -> bool:
+    """True for a conditional contextual bandit policy: the loop then ranks slots (multi-slot)."""
+    return MULTISLOT_OPTION in shlex.split(policy)
+
+
+def vw_words(policy: str) -> list[str]:
+    """The policy's words that go to VW (the action-ID option is the loop's, not VW's)."""
+    return [word for word in shlex.split(policy) if word != ACTION_ID_OPTION]
+
+
+def load_policy(policy: str, exploration: float, model: bytes | None = None) -> Policy:
+    """A workspace for a loop's policy (its words as the loop stores them) at this exploration."""
+    return Policy(
+        effective_arguments(policy, exploration),
+        model,
+        action_ids=uses_action_ids(policy),
+        mixes=explores_itself(policy),
+    )
 
 
 def effective_arguments(policy: str, exploration: float) -> str:
     """The VW arguments to run: the policy, with --epsilon set from explorationPercentage where it applies."""
-    words = shlex.split(policy)
+    words = vw_words(policy)
     if _OWN_EXPLORATION.intersection(words):
         return " ".join(words)
     kept: list[str] = []
@@ -45,7 +78,7 @@ def effective_arguments(policy: str, exploration: float) -> str:
 # output) is refused: policies arrive over the REST API.
 ALLOWED_OPTIONS = frozenset(
     """
-    --cb_explore_adf --cb_adf --cb_type --epsilon --first --bag --greedify --cover --psi --nounif
+    --cb_explore_adf --ccb_explore_adf --cb_adf --cb_type --epsilon --first --bag --greedify --cover --psi --nounif
     --synthcover --synthcoverpsi --synthcoversize --squarecb --gamma_scale --gamma_exponent --elim
     --mellowness --regcb --regcbopt --softmax --lambda --rnd --rnd_alpha --rnd_invlambda --large_action_space
     --max_actions --cb_min_cost --cb_max_cost --baseline --clip_p
@@ -59,15 +92,15 @@ ALLOWED_OPTIONS = frozenset(
 
 def check_policy(policy: str) -> None:
     """Raise ValueError unless these are learning options VW accepts for a contextual bandit policy."""
-    words = shlex.split(policy)
+    words = vw_words(policy)
     for word in words:
         option = word.split("=", 1)[0]
         if option.startswith("-") and not _is_number(option) and option not in ALLOWED_OPTIONS:
             raise ValueError(f"{option} is not a learning option a policy may use")
-    if "--cb_explore_adf" not in words:
-        raise ValueError("policy must contain --cb_explore_adf")
+    if "--cb_explore_adf" not in words and MULTISLOT_OPTION not in words:
+        raise ValueError("policy must contain --cb_explore_adf (or --ccb_explore_adf for multi-slot)")
     try:
-        Workspace(policy + " --quiet").finish()
+        Workspace(" ".join(words) + " --quiet").finish()
     except RuntimeError as exc:
         raise ValueError(f"Vowpal Wabbit rejects the policy: {exc}") from None
 
@@ -83,8 +116,18 @@ def _is_number(text: str) -> bool:
 class Policy:
     """One VW workspace. Thread-safe: every call holds the workspace's lock."""
 
-    def __init__(self, arguments: str, model: bytes | None = None) -> None:
+    def __init__(
+        self,
+        arguments: str,
+        model: bytes | None = None,
+        *,
+        action_ids: bool = False,
+        mixes: bool = False,
+    ) -> None:
         self.arguments = arguments
+        self.multislot = MULTISLOT_OPTION in arguments.split()  # a CCB policy: it ranks slots
+        self.action_ids = action_ids  # the actions' IDs are features (--action_id_feature)
+        self.mixes = mixes  # explorationPercentage is mixed into its distribution (ranking.explore)
         self._lock = threading.Lock()
         if model is None:
             self._vw = Workspace(arguments + " --quiet")
@@ -105,8 +148,18 @@ class Policy:
             finally:
                 pylibvw.vw._finish_example_multi_ex(self._vw, examples)
 
+    def predict_slots(self, lines: list[str]) -> list[list[tuple[int, float]]]:
+        """A CCB example's prediction: for each slot, (action position, probability) pairs."""
+        with self._lock:
+            examples = self._vw._parse("\n".join(lines))
+            try:
+                pylibvw.vw.predict_multi(self._vw, examples)
+                return [list(scores) for scores in examples[0].get_decision_scores()]
+            finally:
+                pylibvw.vw._finish_example_multi_ex(self._vw, examples)
+
     def learn(self, lines: list[str]) -> None:
-        """Learn one ADF example whose chosen action line carries `0:cost:probability`."""
+        """Learn one ADF or CCB example whose chosen action line carries `0:cost:probability`."""
         with self._lock:
             examples = self._vw._parse("\n".join(lines))
             try:

@@ -36,9 +36,11 @@ class Decision:
 def decide(request: RankRequest, settings: LoopSettings, policy: Policy | None, now: float) -> Decision:
     """Validate, predict with `policy` (None: uniform), draw, and build the event row and the answer."""
     featurized = featurize_request(request, settings.max_actions, settings.policy)
-    lines = featurized.lines
+    lines = featurized.id_lines if policy is not None and policy.action_ids else featurized.lines
     event_id = request.event_id or new_event_id()
     pmf = normalised(policy.predict([featurized.shared, *lines]) if policy else [], len(lines))
+    if policy is not None and policy.mixes:
+        pmf = explore(pmf, settings.exploration_percentage)
     model_pick = draw(pmf, event_id)
     if settings.learning_mode == "Online":
         chosen, probabilities = model_pick, pmf
@@ -79,6 +81,18 @@ def normalised(pmf: list[float], size: int) -> list[float]:
         return [1.0 / size] * size
     total = sum(pmf)
     return [p / total for p in pmf]
+
+
+def explore(pmf: list[float], exploration: float) -> list[float]:
+    """explorationPercentage as the share of ranks that explore: (1 - e) * pmf + e * uniform.
+
+    This is what VW's epsilon-greedy gives an epsilon policy (VW's --epsilon is the exploration), and what
+    a policy that explores in its own way gets on top of its own distribution.
+    """
+    if exploration <= 0.0:
+        return pmf
+    share = exploration / len(pmf)
+    return [(1.0 - exploration) * p + share for p in pmf]
 
 
 def draw(pmf: list[float], event_id: str) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from bot.personalizer.local import store
-from bot.personalizer.local.policy import Policy, effective_arguments
+from bot.personalizer.local.policy import Policy, load_policy
 from bot.personalizer.local.settings import LoopSettings, settings_from_dict
 
 
@@ -58,7 +58,7 @@ class Serving:
         exploration = self._settings.exploration_percentage
         policy = None
         if model.data is not None:
-            policy = Policy(effective_arguments(model.policy, exploration), model.data)
+            policy = load_policy(model.policy, exploration, model.data)
         old, self.served = self.served, Served(model.version, exploration, policy)
         if old.policy is not None:
             old.policy.close()

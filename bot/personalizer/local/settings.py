@@ -20,7 +20,11 @@ MAX_REWARD_WAIT = 2 * 24 * 3600.0
 MIN_MODEL_UPDATE = 1.0
 MAX_MODEL_UPDATE = 24 * 3600.0
 # Chosen by bench/bench_learning.py: see docs/learning.md for the numbers behind it.
-DEFAULT_POLICY = "--cb_explore_adf -q CA --interactions CCA --synthcover"
+# --action_id_feature (the action ID as a feature, the loop's option, not VW's): chosen by bench/bench_action_ids.py.
+DEFAULT_POLICY = "--cb_explore_adf -q CA --interactions CCA --synthcover --action_id_feature"
+# Personalizer's own default, exactly: what DELETE /configurations/policy restores with default_policy="azure".
+AZURE_DEFAULT_POLICY = "--cb_explore_adf --epsilon 0.2 --power_t 0 -l 0.001 --cb_type mtr -q ::"
+DEFAULT_POLICIES = {"project": DEFAULT_POLICY, "azure": AZURE_DEFAULT_POLICY}
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class LoopSettings:
     # The policy as the client named and wrote it (input-format flags included); "" when never set.
     policy_name: str = ""
     policy_arguments: str = ""
+    default_policy: str = "project"  # what resetting the policy restores: "project" or "azure"
 
     def validated(self) -> LoopSettings:
         """Return self, or raise ValueError naming the field and its allowed range."""
@@ -81,8 +86,10 @@ class LoopSettings:
             366 * 86400.0,
             "PT1H..P366D",
         )
-        if "--cb_explore_adf" not in self.policy.split():
-            raise ValueError("policy must contain --cb_explore_adf")
+        if not {"--cb_explore_adf", "--ccb_explore_adf"}.intersection(self.policy.split()):
+            raise ValueError("policy must contain --cb_explore_adf (or --ccb_explore_adf for multi-slot)")
+        if self.default_policy not in DEFAULT_POLICIES:
+            raise ValueError(f"defaultPolicy must be one of {', '.join(DEFAULT_POLICIES)}")
         return self
 
     def with_changes(self, **changes: object) -> LoopSettings:
@@ -169,6 +176,7 @@ ENV_VARIABLES = {
     "PERSONALIZER_POLICY": "policy",
     "PERSONALIZER_LOG_RETENTION_DAYS": "log_retention_days",
     "PERSONALIZER_MAX_ACTIONS": "max_actions",
+    "PERSONALIZER_DEFAULT_POLICY": "default_policy",
 }
 
 
@@ -185,6 +193,9 @@ def settings_from_env(environ: Mapping[str, str], base: LoopSettings | None = No
             replace(settings, **changes).validated()  # type: ignore[arg-type]
         except ValueError as exc:
             raise ValueError(f"{variable}={raw!r} is invalid: {_env_range(field_name)} ({exc})") from None
+    if "policy" not in changes and settings.policy == DEFAULT_POLICY and "default_policy" in changes:
+        # A loop that starts afresh starts on the default asked for (a stored policy still wins).
+        changes["policy"] = DEFAULT_POLICIES[str(changes["default_policy"])]
     return replace(settings, **changes).validated()  # type: ignore[arg-type]
 
 
@@ -197,7 +208,7 @@ def _parse_env_value(field_name: str, raw: str) -> object:
         return float(raw) / 100.0
     if field_name in ("log_retention_days", "max_actions"):
         return int(raw)
-    if field_name == "reward_aggregation":
+    if field_name in ("reward_aggregation", "default_policy"):
         return raw.lower()
     if field_name == "learning_mode":
         by_lower = {mode.lower(): mode for mode in LEARNING_MODES}
@@ -216,4 +227,5 @@ def _env_range(field_name: str) -> str:
         "policy": "Vowpal Wabbit arguments containing --cb_explore_adf",
         "log_retention_days": "-1 (forever) or 1..36500 days",
         "max_actions": "a whole number from 1 to 1000",
+        "default_policy": "project (the measured default) or azure (Personalizer's own default policy)",
     }[field_name]

@@ -29,13 +29,14 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     literal_column,
     or_,
     select,
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import db
 
@@ -74,6 +75,7 @@ events = Table(
     Column("state", SmallInteger, nullable=False, default=PENDING),
     Column("learned_value", Float),
     Column("learned_at", Float),
+    Column("slots", Text),  # a multi-slot event's slots as JSON (multislot.slots_json); NULL for one slot
     # The log split by state, both halves in ranking order: the trainer's queue of pending events, and
     # the settled events that log retention deletes oldest first. Split, so the trainer's query never
     # walks the learned log (most of it), and PostgreSQL's planner has no other index to pick for it.
@@ -108,7 +110,10 @@ rewards = Table(
     Column("event_id", String(256), nullable=False, index=True),
     Column("value", Float, nullable=False),
     Column("received_at", Float, nullable=False),
+    Column("slot_id", String(256)),  # the slot of a multi-slot reward; NULL for a single-slot reward
 )
+# Columns added after the first release: databases made before get them at start-up.
+ADDED_COLUMNS = (("pz_events", "slots", "TEXT"), ("pz_rewards", "slot_id", "VARCHAR(256)"))
 
 models = Table(
     "pz_models",
@@ -154,6 +159,7 @@ class Outcome:
 def create_tables(engine: Engine) -> None:
     """Create the loop's tables and indexes if they are missing; safe when several processes start together."""
     db.create_tables(metadata, engine)
+    _add_columns(engine)
     with engine.begin() as conn:  # superseded by the two above; databases made before still have them
         conn.execute(text("DROP INDEX IF EXISTS ix_pz_events_state_deadline"))
         conn.execute(text("DROP INDEX IF EXISTS ix_pz_events_ranked_at"))
@@ -163,6 +169,18 @@ def create_tables(engine: Engine) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
             for function in FUNCTIONS:
                 conn.exec_driver_sql(function.read_text(encoding="utf-8"))
+
+
+def _add_columns(engine: Engine) -> None:
+    for table, column, kind in ADDED_COLUMNS:
+        if column in {c["name"] for c in inspect(engine).get_columns(table)}:
+            continue
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+        except DBAPIError:  # another process added it first
+            if column not in {c["name"] for c in inspect(engine).get_columns(table)}:
+                raise
 
 
 def ready_events(engine: Engine, now: float, aggregation: str, limit: int) -> list[dict[str, Any]]:

@@ -23,9 +23,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.db import write_lock
 from bot.personalizer.local import store
-from bot.personalizer.local.features import action_line, context_line
-from bot.personalizer.local.policy import Policy, effective_arguments
+from bot.personalizer.local.features import action_line, context_line, with_id
+from bot.personalizer.local.multislot import training_example
+from bot.personalizer.local.policy import Policy, load_policy
 from bot.personalizer.local.settings import LoopSettings
+from bot.personalizer.local.slot_store import slot_values
 
 logger = logging.getLogger(__name__)
 # Events per training transaction. On SQLite, marking them learned holds the database's write lock (one per
@@ -56,8 +58,11 @@ def outcome_for(row: dict[str, Any], settings: LoopSettings, now: float) -> stor
     return store.Outcome(row["event_id"], store.LEARNED, value)
 
 
-def training_lines(row: dict[str, Any], value: float) -> list[str] | None:
-    """The labelled ADF example for one event, or None when its mode learns nothing (LoggingOnly)."""
+def training_lines(row: dict[str, Any], value: float, action_ids: bool = False) -> list[str] | None:
+    """The labelled ADF example for one event, or None when its mode learns nothing (LoggingOnly).
+
+    Its probability is the one logged: what the rank drew with, exploration included.
+    """
     if row["mode"] == "Online":
         target, cost, probability = row["chosen_id"], -value, row["probability"]
     elif row["mode"] == "Apprentice" and row["model_choice_id"] is not None:
@@ -68,8 +73,20 @@ def training_lines(row: dict[str, Any], value: float) -> list[str] | None:
         return None
     lines = [_shared_line(row["context"])]
     for action_id, line in _action_lines(row["actions"]):
+        if action_ids:
+            line = with_id(action_id, line)
         lines.append(f"0:{cost!r}:{probability!r} {line}" if action_id == target else line)
     return lines
+
+
+def multislot_lines(
+    row: dict[str, Any], values: dict[str, float], action_ids: bool = False
+) -> list[str] | None:
+    """The labelled CCB example of one multi-slot event, given each slot's reward."""
+    actions = [with_id(a, line) if action_ids else line for a, line in _action_lines(row["actions"])]
+    return training_example(
+        row["mode"], _shared_line(row["context"]), actions, json.loads(row["slots"]), values
+    )
 
 
 # Logged events repeat the same contexts and menus: featurize each JSON text once.
@@ -80,7 +97,7 @@ def _shared_line(context_json: str) -> str:
 
 @functools.lru_cache(maxsize=CACHED_LINES)
 def _action_lines(actions_json: str) -> tuple[tuple[str, str], ...]:
-    return tuple((a["id"], action_line(a["id"], a["features"])) for a in json.loads(actions_json))
+    return tuple((a["id"], action_line(None, a["features"])) for a in json.loads(actions_json))
 
 
 class Trainer:
@@ -158,7 +175,7 @@ class Trainer:
             if not rows:
                 return settled
             outcomes = [outcome_for(row, settings, now) for row in rows]
-            learned = self._learn(rows, outcomes)
+            learned = self._learn(rows, outcomes, settings)
             assert self._policy is not None and self._base is not None
             model = store.ModelRow(
                 version=latest.version + 1,
@@ -198,23 +215,35 @@ class Trainer:
         else:
             self._committer.submit(commit).result()
 
-    def _learn(self, rows: list[dict[str, Any]], outcomes: list[store.Outcome]) -> int:
-        assert self._policy is not None
+    def _learn(
+        self, rows: list[dict[str, Any]], outcomes: list[store.Outcome], settings: LoopSettings
+    ) -> int:
+        """Learn each event its outcome teaches, once; a multi-slot event's outcome becomes its slots' mean."""
+        policy = self._policy
+        assert policy is not None
+        slot_rewards = slot_values(self._engine, rows, settings.reward_aggregation, settings.default_reward)
         learned = 0
-        for row, outcome in zip(rows, outcomes, strict=True):
+        for position, (row, outcome) in enumerate(zip(rows, outcomes, strict=True)):
             if outcome.state != store.LEARNED or outcome.value is None:
                 continue
-            lines = training_lines(row, outcome.value)
+            if bool(row.get("slots")) != policy.multislot:
+                continue  # ranked under a policy of the other kind, before the switch: nothing to teach this one
+            if row.get("slots"):
+                values = slot_rewards[row["event_id"]]
+                outcomes[position] = store.Outcome(
+                    outcome.event_id, outcome.state, sum(values.values()) / len(values)
+                )
+                lines = multislot_lines(row, values, policy.action_ids)
+            else:
+                lines = training_lines(row, outcome.value, policy.action_ids)
             if lines is not None:
-                self._policy.learn(lines)
+                policy.learn(lines)
                 learned += 1
         return learned
 
     def _load(self, latest: store.ModelRow, settings: LoopSettings) -> None:
         self._drop()
-        self._policy = Policy(
-            effective_arguments(latest.policy, settings.exploration_percentage), latest.data
-        )
+        self._policy = load_policy(latest.policy, settings.exploration_percentage, latest.data)
         self._base = latest
 
     def _drop(self) -> None:

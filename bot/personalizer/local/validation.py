@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.personalizer.base import MAX_ID_LENGTH, InvalidRequest, RankRequest
-from bot.personalizer.local.features import FeatureError, action_line, context_line, count_features
+from bot.personalizer.local.features import FeatureError, action_line, context_line, count_features, with_id
 from bot.personalizer.local.limits import check_counts, check_storable, is_storable
 
 CACHED = 20_000
@@ -34,6 +34,7 @@ class _Menu:
     counts: tuple[int, ...]
     actions_json: str
     size: int  # bytes, for the cache's budget
+    id_lines: tuple[str, ...]  # the lines with each action's ID as a feature
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,10 @@ class Featurized:
 
     shared: str
     allowed: tuple[int, ...]
-    lines: tuple[str, ...]
+    lines: tuple[str, ...]  # the allowed actions' features
     context_json: str
     actions_json: str
+    id_lines: tuple[str, ...] = ()  # the same with each action's ID as a feature
 
 
 def check_id(value: object, target: str) -> str:
@@ -89,7 +91,7 @@ def featurize_request(request: RankRequest, max_actions: int, policy: str = "") 
         if menu is not None:
             _remember(_menus, key, found, len(key[0]) + found.size)
     _check_budget(policy, context_count, found.counts)
-    return Featurized(shared, found.allowed, found.lines, context_json, found.actions_json)
+    return Featurized(shared, found.allowed, found.lines, context_json, found.actions_json, found.id_lines)
 
 
 @lru_cache(maxsize=4096)
@@ -123,7 +125,8 @@ def _context(features: Any) -> tuple[str, str, int]:
 
 
 def _menu(actions: list[Any], excluded: set[str]) -> _Menu:
-    """Validate the actions: the allowed positions, their VW lines, and their JSON for the event log."""
+    """Validate the actions: the allowed positions, their VW lines (without and with the action ID as a
+    feature), and their JSON for the event log."""
     seen: set[str] = set()
     allowed: list[int] = []
     lines: list[str] = []
@@ -137,7 +140,7 @@ def _menu(actions: list[Any], excluded: set[str]) -> _Menu:
         target = f"actions[{position}].features"
         as_json = _encoded({"id": action_id, "features": action.features})
         try:
-            line = action_line(action_id, action.features)
+            line = action_line(None, action.features)
             count = count_features(action.features) + 1  # and its id
         except FeatureError as exc:
             raise InvalidRequest(f"Invalid features of action {action_id!r}: {exc}", target=target) from None
@@ -153,8 +156,9 @@ def _menu(actions: list[Any], excluded: set[str]) -> _Menu:
     if not allowed:
         raise InvalidRequest("Every action is excluded: nothing is left to rank.", target="excludedActions")
     actions_json = "[" + ",".join(logged) + "]"
-    size = len(actions_json) + sum(len(line) for line in lines)
-    return _Menu(tuple(allowed), tuple(lines), tuple(counts), actions_json, size)
+    ids = tuple(with_id(actions[i].id, line) for i, line in zip(allowed, lines, strict=True))
+    size = len(actions_json) + sum(len(line) for line in lines) + sum(len(line) for line in ids)
+    return _Menu(tuple(allowed), tuple(lines), tuple(counts), actions_json, size, ids)
 
 
 def _encoded(value: Any) -> str | None:

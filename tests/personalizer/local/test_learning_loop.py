@@ -298,9 +298,9 @@ def test_a_low_priority_trainer_learns_niced_but_commits_at_the_services_priorit
     def priority() -> int:
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
-    def learning(row, value):
+    def learning(row, value, *options):
         seen.setdefault("learn", priority())
-        return training_lines(row, value)
+        return training_lines(row, value, *options)
 
     def committing(*args, **kwargs):
         seen.setdefault("commit", priority())
