@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +18,12 @@ from tests.api.dashboard_server import KEY, build_server_app
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+# The screenshots in docs/ are refreshed on request (UPDATE_SCREENSHOTS=1 make test); other runs write elsewhere.
+DOCS = (
+    Path(__file__).resolve().parents[2] / "docs"
+    if os.environ.get("UPDATE_SCREENSHOTS")
+    else Path(tempfile.mkdtemp(prefix="dashboard-screenshots-"))
+)
 ARGS = [
     "--headless",
     "--no-sandbox",
