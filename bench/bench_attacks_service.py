@@ -1,6 +1,6 @@
 """Attacks on `python app.py personalizer`, by class: what the attacker got, what a bystander saw, memory.
 
-A bystander ranks and rewards the seed's menu in a loop for the whole run; each attack runs beside it for a
+A bystander ranks and rewards the Personalizer quickstart's menu in a loop for the whole run; each attack runs beside it for a
 bounded time. Per attack: the attacker's answers by status, 5xx answers (attacker's and bystander's), the
 worst rank+reward latency the bystander saw during the attack, and the service's RSS before and after.
 Then kill -9s under load and, as root, a full disk: every reward answered 204 must be stored and learned once.

@@ -5,7 +5,7 @@ The world: 6 people ask for dinner in the evening or at night; the menu has 6 ma
 with `course`, `cuisine` and one more feature), all offered to both slots. For each person and time a hidden
 taste picks one liked main and one liked dessert: a slot's 👍 comes with probability 0.9 when it shows the
 liked dish of its course, 0.05 otherwise (a dessert in the main slot is no main). After step `switch_at`
-every taste is drawn anew. Every draw comes from the seed before any player acts.
+every taste is drawn anew. Every draw comes from the random seed before any player acts.
 
 Each loop runs as bench/bench_learning.py runs the learner: SQLite, an injected clock at 10 ranks/s, a
 model published every second, both slots' rewards sent within the step.
@@ -84,7 +84,7 @@ class Episode:
 
 
 def episode(seed: int) -> Episode:
-    """Draw a whole run from the seed."""
+    """Draw a whole run from the random seed."""
     rng = random.Random(seed)
     liked = [
         {(p, t): (rng.choice(MAINS)[0], rng.choice(DESSERTS)[0]) for p in PEOPLE for t in TIMES}

@@ -4,7 +4,7 @@ Four readers, morning or evening, are offered 8 new articles at each step (IDs u
 with a `genre` (6) and a `length` (short, long). Each reader, at each time of day, likes one genre and one
 length: 👍 with probability 0.9 on an article with both, 0.3 with the genre only, 0.05 otherwise. After
 `switch_at` every reader's likes are drawn anew. Like bench/worlds.py, every draw (readers, offers, dice)
-comes from the seed before any policy acts.
+comes from the random seed before any policy acts.
 """
 
 from __future__ import annotations

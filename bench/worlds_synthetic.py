@@ -3,7 +3,7 @@
 Each step shows 5 numeric context features and 5 new actions, each with 5 numeric features; the chosen
 action is clicked (reward 1) with a probability the world's hidden reward function gives it, else 0. A world
 knows nothing of Vowpal Wabbit or of the service: it hands out features in Personalizer's shape and the click
-for a choice. Everything (the hidden function, contexts, actions and the click dice) is drawn from the seed
+for a choice. Everything (the hidden function, contexts, actions and the click dice) is drawn from the random seed
 before any policy acts, so every player of a run faces the same steps and the same dice.
 
 Families (the score s(x, a) of context x and action a, turned into a click probability by a sigmoid after
