@@ -13,23 +13,7 @@ from typing import Any
 
 from bot.personalizer.base import InvalidRequest, RankableAction, RankRequest, RankResult
 from bot.personalizer.local import (
-    DEFAULT_POLICY,
-    LEARNING_MODES,
-    LoopSettings,
     check_id,
-    check_storable,
-    format_duration,
-    parse_duration,
-)
-
-MAX_POLICY_LENGTH = 4096
-SERVICE_FIELDS = (
-    "rewardWaitTime",
-    "defaultReward",
-    "rewardAggregation",
-    "explorationPercentage",
-    "modelExportFrequency",
-    "logRetentionDays",
 )
 
 
@@ -104,63 +88,6 @@ def reward_value_from_json(body: Any) -> float:
     return float(value)
 
 
-def settings_to_json(settings: LoopSettings) -> dict[str, Any]:
-    """Personalizer's ServiceConfiguration (durations as ISO-8601)."""
-    return {
-        "rewardWaitTime": format_duration(settings.reward_wait_time),
-        "defaultReward": settings.default_reward,
-        "rewardAggregation": settings.reward_aggregation,
-        "explorationPercentage": settings.exploration_percentage,
-        "modelExportFrequency": format_duration(settings.model_export_frequency),
-        "logRetentionDays": settings.log_retention_days,
-        "learningMode": settings.learning_mode,
-    }
-
-
-def settings_from_json(body: Any, current: LoopSettings) -> LoopSettings:
-    """A validated LoopSettings from a ServiceConfiguration; the policy and limits stay as they are."""
-    _require_object(body, "config")
-    for name in SERVICE_FIELDS:
-        if body.get(name) is None:
-            raise InvalidRequest(f"{name} is required.", target=name)
-    changes: dict[str, Any] = {
-        "reward_wait_time": _duration(body["rewardWaitTime"], "rewardWaitTime"),
-        "model_export_frequency": _duration(body["modelExportFrequency"], "modelExportFrequency"),
-        "default_reward": _number(body["defaultReward"], "defaultReward"),
-        "exploration_percentage": _number(body["explorationPercentage"], "explorationPercentage"),
-        "reward_aggregation": _text(body["rewardAggregation"], "rewardAggregation").lower(),
-        "log_retention_days": _integer(body["logRetentionDays"], "logRetentionDays"),
-    }
-    if body.get("learningMode") is not None:
-        mode = _text(body["learningMode"], "learningMode")
-        changes["learning_mode"] = {m.lower(): m for m in LEARNING_MODES}.get(mode.lower(), mode)
-    try:
-        return current.with_changes(**changes)
-    except ValueError as exc:
-        message = str(exc)
-        raise InvalidRequest(message, target=message.split(" ", 1)[0]) from None
-
-
-def policy_to_json(arguments: str) -> dict[str, Any]:
-    """Personalizer's PolicyContract for the current VW arguments."""
-    return {"name": "default" if arguments == DEFAULT_POLICY else "custom", "arguments": arguments}
-
-
-def policy_arguments_from_json(body: Any) -> str:
-    """The VW arguments of a PolicyContract."""
-    _require_object(body, "policy")
-    arguments = body.get("arguments")
-    if not isinstance(arguments, str) or not arguments.strip():
-        raise InvalidRequest("arguments is required: Vowpal Wabbit arguments.", target="arguments")
-    check_storable(arguments, "arguments")
-    if len(arguments) > MAX_POLICY_LENGTH:
-        raise InvalidRequest(f"arguments must be at most {MAX_POLICY_LENGTH} characters.", target="arguments")
-    name = body.get("name")
-    if name is not None and not isinstance(name, str):
-        raise InvalidRequest("name must be a string.", target="name")
-    return arguments.strip()
-
-
 def model_properties_to_json(properties: dict[str, Any]) -> dict[str, Any]:
     """Personalizer's ModelProperties."""
     return {
@@ -197,42 +124,12 @@ def _objects(value: Any, where: str) -> list[dict[str, Any]]:
     return value
 
 
-def _duration(value: Any, where: str) -> float:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{where} must be an ISO-8601 duration such as PT30S.", target=where)
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise InvalidRequest(f"{where}: {exc}", target=where) from None
-
-
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
-        raise InvalidRequest(f"{where} must be a finite number.", target=where)
-    return float(value)
-
-
 def _finite(value: int | float) -> bool:
     """True for a number that a float holds (an integer of 400 digits does not)."""
     try:
         return math.isfinite(value)
     except OverflowError:
         return False
-
-
-def _integer(value: Any, where: str) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest(f"{where} must be a whole number.", target=where)
-    return value
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{where} must be a string.", target=where)
-    check_storable(value, where)
-    return value
 
 
 def _timestamp(value: datetime | None) -> str | None:
