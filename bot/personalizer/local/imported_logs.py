@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.personalizer.base import EventNotFound, InvalidRequest, RankRequest
-from bot.personalizer.local import store
 from bot.personalizer.local.eventlog import EventLog
 from bot.personalizer.local.eventlog.batch import EventIdTaken
+from bot.personalizer.local.ranking import event_row
 from bot.personalizer.local.settings import LoopSettings
 from bot.personalizer.local.validation import check_id, featurize_request
 
@@ -63,27 +63,22 @@ def imported_event_row(
     """The event log's row for an imported decision (the same columns a rank writes)."""
     request = interaction.request
     chosen = request.actions[interaction.chosen_index]
-    return {
-        "event_id": request.event_id,
-        "ranked_at": now,
-        "deadline": now + reward_wait_time,
-        "context": context_json,
-        "actions": actions_json,
-        "excluded": _ENCODER.encode([]),
-        "chosen_id": chosen.id,
-        "probability": interaction.probability,
+    return event_row(
+        event_id=request.event_id,
+        ranked_at=now,
+        deadline=now + reward_wait_time,
+        context=context_json,
+        actions=actions_json,
+        excluded=_ENCODER.encode([]),
+        chosen_id=chosen.id,
+        probability=interaction.probability,
         # Learned as logged bandit data, whatever the loop's own learning mode: the other system chose.
-        "mode": "Online",
-        "baseline_id": request.actions[0].id,
-        "model_choice_id": chosen.id,
-        "model_probability": interaction.probability,
-        "deferred": request.defer_activation,
-        "activated_at": None,
-        "first_reward": None,
-        "reward_sum": 0.0,
-        "reward_count": 0,
-        "state": store.PENDING,
-    }
+        mode="Online",
+        baseline_id=request.actions[0].id,
+        model_choice_id=chosen.id,
+        model_probability=interaction.probability,
+        deferred=request.defer_activation,
+    )
 
 
 def check_interaction(interaction: ImportedInteraction, settings: LoopSettings) -> tuple[str, str]:

@@ -23,10 +23,9 @@ from bot.personalizer.base import (
     RankRequest,
     SlotResult,
 )
-from bot.personalizer.local import store
 from bot.personalizer.local.features import FeatureError, namespaces_line
 from bot.personalizer.local.policy import Policy
-from bot.personalizer.local.ranking import explore, new_event_id
+from bot.personalizer.local.ranking import event_row, explore, new_event_id
 from bot.personalizer.local.settings import LoopSettings
 from bot.personalizer.local.validation import check_id, featurize_request
 
@@ -87,27 +86,22 @@ def decide_multislot(
         model if settings.learning_mode == "Online" else [Draw(s.baseline, 1.0, s.allowed) for s in slots]
     )
     first, first_model = served[0], model[0]
-    row = {
-        "event_id": event_id,
-        "ranked_at": now,
-        "deadline": now + settings.reward_wait_time,
-        "context": featurized.context_json,
-        "actions": featurized.actions_json,
-        "excluded": "[]",
-        "chosen_id": ids[first.chosen],
-        "probability": first.probability,
-        "mode": settings.learning_mode,
-        "baseline_id": ids[slots[0].baseline],
-        "model_choice_id": ids[first_model.chosen],
-        "model_probability": first_model.probability,
-        "deferred": request.defer_activation,
-        "activated_at": None,
-        "first_reward": None,
-        "reward_sum": 0.0,
-        "reward_count": 0,
-        "state": store.PENDING,
-        "slots": slots_json(slots, served, model),
-    }
+    row = event_row(
+        event_id=event_id,
+        ranked_at=now,
+        deadline=now + settings.reward_wait_time,
+        context=featurized.context_json,
+        actions=featurized.actions_json,
+        excluded="[]",
+        chosen_id=ids[first.chosen],
+        probability=first.probability,
+        mode=settings.learning_mode,
+        baseline_id=ids[slots[0].baseline],
+        model_choice_id=ids[first_model.chosen],
+        model_probability=first_model.probability,
+        deferred=request.defer_activation,
+        slots=slots_json(slots, served, model),
+    )
     answer = [SlotResult(slot.id, ids[draw.chosen]) for slot, draw in zip(slots, served, strict=True)]
     return MultiSlotDecision(row, MultiSlotRankResult(event_id=event_id, slots=answer))
 

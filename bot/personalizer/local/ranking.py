@@ -47,27 +47,34 @@ def decide(request: RankRequest, settings: LoopSettings, policy: Policy | None, 
     else:  # Apprentice and LoggingOnly return the baseline: the first action not excluded.
         chosen, probabilities = 0, [1.0 if i == 0 else 0.0 for i in range(len(lines))]
     actions = [request.actions[i] for i in featurized.allowed]
-    row = {
-        "event_id": event_id,
-        "ranked_at": now,
-        "deadline": now + settings.reward_wait_time,
-        "context": featurized.context_json,
-        "actions": featurized.actions_json,
-        "excluded": _ENCODER.encode(request.excluded_actions),
-        "chosen_id": actions[chosen].id,
-        "probability": probabilities[chosen],
-        "mode": settings.learning_mode,
-        "baseline_id": actions[0].id,
-        "model_choice_id": actions[model_pick].id,
-        "model_probability": pmf[model_pick],
-        "deferred": request.defer_activation,
+    row = event_row(
+        event_id=event_id,
+        ranked_at=now,
+        deadline=now + settings.reward_wait_time,
+        context=featurized.context_json,
+        actions=featurized.actions_json,
+        excluded=_ENCODER.encode(request.excluded_actions),
+        chosen_id=actions[chosen].id,
+        probability=probabilities[chosen],
+        mode=settings.learning_mode,
+        baseline_id=actions[0].id,
+        model_choice_id=actions[model_pick].id,
+        model_probability=pmf[model_pick],
+        deferred=request.defer_activation,
+    )
+    return Decision(row, ranked_result(request, event_id, actions, chosen, probabilities))
+
+
+def event_row(**columns: Any) -> dict[str, Any]:
+    """A new pz_events row: the decision's columns as given, no activation or reward yet, pending."""
+    return {
+        **columns,
         "activated_at": None,
         "first_reward": None,
         "reward_sum": 0.0,
         "reward_count": 0,
         "state": store.PENDING,
     }
-    return Decision(row, ranked_result(request, event_id, actions, chosen, probabilities))
 
 
 def new_event_id() -> str:
