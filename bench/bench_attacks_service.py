@@ -3,7 +3,8 @@
 A bystander ranks and rewards the Personalizer quickstart's menu in a loop for the whole run; each attack runs beside it for a
 bounded time. Per attack: the attacker's answers by status, 5xx answers (attacker's and bystander's), the
 worst rank+reward latency the bystander saw during the attack, and the service's RSS before and after.
-Then kill -9s under load and, as root, a full disk: every reward answered 204 must be stored and learned once.
+Then kill -9s under load and, as root, a full disk and storage that turns read-only: every reward answered
+204 must be stored and learned once.
 
     .venv/bin/python bench/bench_attacks_service.py                 # SQLite, about 2 minutes
     .venv/bin/python bench/bench_attacks_service.py --postgres postgresql://postgres@127.0.0.1:55432/pz_attacks
@@ -22,6 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,16 +101,8 @@ def full_disk(seconds: float, started: list[subprocess.Popen[bytes]]) -> list[st
         disk.mkdir()
         if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)]).returncode:
             return None
-        try:
-            database_url = f"sqlite:///{disk}/pz.db"
-            port = free_port()
-            process = kill_bench.start_service(database_url, port)
-            started.append(process)
-            bystander = Bystander(port)
-            thread = threading.Thread(target=bystander.run, daemon=True)
-            thread.start()
-            time.sleep(1)
-            started = time.monotonic()
+
+        def fill() -> None:
             with (disk / "filler").open("wb") as handle:
                 try:
                     while True:
@@ -116,34 +110,90 @@ def full_disk(seconds: float, started: list[subprocess.Popen[bytes]]) -> list[st
                         handle.flush()
                 except OSError:
                     pass
-            time.sleep(seconds)
-            (disk / "filler").unlink()
-            freed = time.monotonic()
-            recovered = None
-            while time.monotonic() - freed < 30:
-                recent = [p for p in bystander.pairs if p[0] > freed + 0.1]
-                if recent and recent[-1][2] in (201, 204):
-                    recovered = recent[-1][0] - freed
-                    break
-                time.sleep(0.2)
-            time.sleep(2)
-            bystander.stop.set()
-            thread.join(timeout=30)
-            refused = collections.Counter(p[2] for p in bystander.pairs if started <= p[0] <= freed)
-            kill_bench.wait_learned(database_url, set(bystander.rewarded), timeout=60)
-            process.terminate()
-            process.wait(timeout=30)
-            report = kill_bench.verify(database_url, set(), bystander.rewarded)
+
+        try:
+            url = f"sqlite:///{disk}/pz.db"
+            row = _storage_fault(url, url, seconds, started, fill, (disk / "filler").unlink)
         finally:
             subprocess.run(["umount", "-l", str(disk)], check=False)
-    recovery = f"in {recovered:.1f} s after space was freed" if recovered is not None else "NOT within 30 s"
-    return [
-        f"| full disk for {seconds:.0f} s (48 MB tmpfs) | bystander while full: {_outcomes(refused)} | "
-        f"recovered {recovery} | "
+    return [f"| full disk for {seconds:.0f} s (48 MB tmpfs) | {row}"]
+
+
+def read_only(seconds: float, started: list[subprocess.Popen[bytes]]) -> list[str] | None:
+    """As root: the service's storage refuses writes (a FUSE mirror, tests/support/read_only_switch.py; Linux
+    will not remount a file system read-only while the service holds files on it open), then takes them."""
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
+    from read_only_switch import ReadOnlySwitch, available
+
+    if available():
+        return None
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ReadOnlySwitch(Path(tmp) / "disk", Path(tmp) / "mirror") as switch,
+    ):
+        row = _storage_fault(
+            f"sqlite:///{switch.mountpoint}/pz.db",
+            f"sqlite:///{tmp}/disk/pz.db",
+            seconds,
+            started,
+            lambda: switch.read_only(True),
+            lambda: switch.read_only(False),
+        )
+    return [f"| read-only storage for {seconds:.0f} s (FUSE) | {row}"]
+
+
+def _storage_fault(
+    database_url: str,
+    check_url: str,
+    seconds: float,
+    started: list[subprocess.Popen[bytes]],
+    fault: Callable[[], None],
+    repair: Callable[[], None],
+) -> str:
+    """The service beside a bystander through `fault()`, `seconds`, `repair()`: the rest of a table row."""
+    port = free_port()
+    process = kill_bench.start_service(database_url, port)
+    started.append(process)
+    bystander = Bystander(port)
+    thread = threading.Thread(target=bystander.run, daemon=True)
+    thread.start()
+    time.sleep(1)
+    began = time.monotonic()
+    fault()
+    time.sleep(seconds)
+    healthz = _healthz(port)
+    repair()
+    freed = time.monotonic()
+    recovered = None
+    while time.monotonic() - freed < 30:
+        recent = [p for p in bystander.pairs if p[0] > freed + 0.1]
+        if recent and recent[-1][2] in (201, 204):
+            recovered = recent[-1][0] - freed
+            break
+        time.sleep(0.2)
+    time.sleep(2)
+    bystander.stop.set()
+    thread.join(timeout=30)
+    refused = collections.Counter(p[2] for p in bystander.pairs if began <= p[0] <= freed)
+    healthz_after = _healthz(port)
+    kill_bench.wait_learned(database_url, set(bystander.rewarded), timeout=60)
+    process.terminate()
+    process.wait(timeout=30)
+    report = kill_bench.verify(check_url, set(), bystander.rewarded)
+    recovery = f"in {recovered:.1f} s" if recovered is not None else "NOT within 30 s"
+    return (
+        f"bystander meanwhile: {_outcomes(refused)}; /healthz {healthz} | served again {recovery}, "
+        f"/healthz {healthz_after} 2 s later | "
         f"{report['rewards answered 204']} rewards answered 204: {report['204 rewards missing']} missing, "
         f"{report['204 rewards not learned (or wrong value)']} not learned once; "
         f"{report['events marked learned']} marked learned, {report['examples the model learned']} learned by the model |"
-    ]
+    )
+
+
+def _healthz(port: int) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("GET", "/healthz")
+    return connection.getresponse().status
 
 
 def main() -> None:
@@ -191,9 +241,7 @@ def run(args: argparse.Namespace, rows: list[str], started: list[subprocess.Pope
             print(rows[-1], flush=True)
         bystander.stop.set()
         thread.join(timeout=30)
-        health = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        health.request("GET", "/healthz")
-        healthz = health.getresponse().status
+        healthz = _healthz(port)
         kill_bench.wait_learned(database_url, set(bystander.rewarded), timeout=60)
         process.terminate()
         process.wait(timeout=30)
@@ -233,10 +281,14 @@ def run(args: argparse.Namespace, rows: list[str], started: list[subprocess.Pope
         f"missing, {killed['204 rewards not learned (or wrong value)']} not learned once; {killed['events marked learned']} "
         f"events marked learned, {killed['examples the model learned']} learned by the model."
     )
-    disk = None if args.postgres else full_disk(args.seconds, started)
-    if disk:
+    faults = (
+        []
+        if args.postgres
+        else [*(full_disk(args.seconds, started) or []), *(read_only(args.seconds, started) or [])]
+    )
+    if faults:
         print("\n| fault | what the bystander got | recovery | rewards |\n|---|---|---|---|")
-        print("\n".join(disk))
+        print("\n".join(faults))
 
 
 if __name__ == "__main__":
