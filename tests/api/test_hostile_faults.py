@@ -11,12 +11,13 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from hostile_service import Service, bystander_pairs, rank_body, stored_rewards
 from read_only_switch import ReadOnlySwitch, available
+from sqlalchemy.engine import make_url
 
 
 @pytest.fixture
@@ -163,4 +164,69 @@ def test_storage_turning_read_only_while_serving_is_a_503_and_recovers_by_itself
         log = service.stop()
     stored = stored_rewards(f"sqlite:///{tmp_path}/backing/pz.db", before + after)
     assert stored == {e: 1 for e in before + after}  # the refused rewards were not kept: each 204 once
+    assert "Traceback" not in log, log
+
+
+def _set_read_only(database_url: str, read_only: bool, drop_sessions: bool) -> None:
+    """This database only (the server is shared): new sessions start read-only, or writable again; and
+    with `drop_sessions` its open sessions are ended, as a failover to a standby ends them."""
+    from sqlalchemy import text
+
+    from bot.db import create_database_engine
+
+    url = make_url(database_url)
+    name = url.database
+    admin = create_database_engine(
+        url.set(database="postgres").render_as_string(False), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as conn:
+            setting = (
+                "SET default_transaction_read_only = on"
+                if read_only
+                else "RESET default_transaction_read_only"
+            )
+            conn.execute(text(f'ALTER DATABASE "{name}" {setting}'))
+            if drop_sessions:
+                conn.execute(
+                    text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                    {"name": name},
+                )
+    finally:
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_turning_read_only_while_serving_is_a_503_and_recovers_by_itself(
+    fresh_database: Callable[[str], str],
+) -> None:
+    database_url = fresh_database("postgresql")
+    service = Service(database_url)
+    try:
+        service.wait_healthy()
+        before = bystander_pairs(service, count=10)
+        _set_read_only(database_url, True, drop_sessions=True)  # a failover to a read-only standby
+        answers = [service.post("/rank", rank_body(uuid.uuid4().hex)) for _ in range(10)]
+        answers += [service.post(f"/events/{event_id}/reward", {"value": 0.5}) for event_id in before]
+        assert {answer.status_code for answer in answers} == {503}, [a.text for a in answers]
+        messages = {answer.json()["error"]["message"] for answer in answers}
+        assert any("read-only" in message for message in messages), messages
+        deadline = time.monotonic() + 10
+        while service.health().status_code != 503:  # the trainer's next round finds out too
+            assert time.monotonic() < deadline, service.health().text
+            time.sleep(0.2)
+        assert "read-only" in service.health().text
+        _set_read_only(database_url, False, drop_sessions=False)  # writable again, sessions kept
+        deadline = time.monotonic() + 20
+        while service.health().status_code != 200:
+            assert time.monotonic() < deadline, service.health().text
+            time.sleep(0.2)
+        _recovers(service)
+        after = bystander_pairs(service, count=20)
+        time.sleep(3)  # a training round after recovery: it must not fail either
+        assert service.health().status_code == 200, service.health().text
+    finally:
+        log = service.stop()
+        _set_read_only(database_url, False, drop_sessions=False)
+    assert stored_rewards(database_url, before + after) == {e: 1 for e in before + after}
     assert "Traceback" not in log, log
