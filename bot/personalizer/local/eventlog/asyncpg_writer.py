@@ -141,10 +141,10 @@ class LoopWriter:
             # The task dies anyway: its callers hear now, not at their timeout, and the writes after them
             # get a new task (the next write starts one; a pause later, one starts for what is pending).
             logger.exception("the event log's writer task failed; restarting it")
-            _drop(link)
-            abandon(batch)
             self._health.failed("pz-writer", f"restarting after {type(exc).__name__}")
             self._health.restarts["pz-writer"] = self._health.restarts.get("pz-writer", 0) + 1
+            _drop(link)
+            abandon(batch)
             asyncio.get_running_loop().call_later(supervision.RESTART_PAUSE, self._restarted, link)
         finally:
             link.task = None

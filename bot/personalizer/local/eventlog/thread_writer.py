@@ -238,9 +238,11 @@ class GroupCommitWriter:
                 batch = []
                 if stop:
                     return
-        except BaseException:
-            # Dying anyway (the supervisor restarts the thread): whoever waits on the batch in hand hears
-            # now, not at their timeout; what is still queued waits for the restart.
+        except BaseException as exc:
+            # Dying anyway (the supervisor restarts the thread): reported first, so that a caller answered
+            # 503 finds /healthz saying why; whoever waits on the batch in hand hears now, not at their
+            # timeout, and what is still queued waits for the restart.
+            self._health.failed("pz-writer", f"restarting after {type(exc).__name__}")
             link.drop(invalidate=True)
             abandon(batch)
             raise
