@@ -19,11 +19,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import Config
+from bot.http_connections import KEEP_ALIVE_TIMEOUT, guarded_protocol
 from bot.listener_pool import ListenerPool, stop_listeners
 from bot.listeners import register_listeners
 from bot.outbound import ListenerClient, Replies, build_web_client
 from bot.services import Services
-from bot.slack_connections import KEEP_ALIVE_TIMEOUT, connection_limit, guarded_protocol
 from bot.slack_http_guard import build_slack_endpoint
 from bot.startup import StartupError, slack_error
 
@@ -74,7 +74,7 @@ def serve_slack(config: Config, services: Services) -> int:
                 log_config=None,  # app.py configured logging once
                 access_log=False,  # a line per click costs more than the click; errors are still logged
                 backlog=2048,
-                http=guarded_protocol(connection_limit()),  # a header deadline and a connection limit
+                http=guarded_protocol(),  # a head deadline and a connection cap (bot/http_connections.py)
                 timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
                 timeout_graceful_shutdown=3,  # acks take milliseconds; the listeners then get STOP_WAIT
             )
