@@ -23,12 +23,20 @@ def unsigned(timestamp: str = "", signature: str = "v0=" + "0" * 64) -> dict[str
     return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature, "Content-Type": FORM}
 
 
-def hang_replies(app: RunningApp, fake: FakeSlack, prefix: str, count: int, hang: float = 60.0) -> list[str]:
-    """`count` users' slash commands, sent 8 at a time, whose response_urls hang; the answers' statuses."""
+def hang_replies(
+    app: RunningApp, fake: FakeSlack, prefix: str, count: int, hang: float = 60.0, drip: float = 0.0
+) -> list[str]:
+    """`count` users' slash commands, sent 8 at a time, whose response_urls hang; the answers' statuses.
+
+    With `drip`, the response_urls answer at once but send their body a byte every `drip` seconds.
+    """
 
     def send(i: int) -> str:
         name = f"{prefix}-{i}"
-        fake.delays[f"respond/{name}"] = hang
+        if drip:
+            fake.drips[f"respond/{name}"] = drip
+        else:
+            fake.delays[f"respond/{name}"] = hang
         body = command_body("salty night", fake.response_url(name), user=f"U{prefix.upper()}{i}")
         try:
             url = f"{app.base_url}/slack/events"
