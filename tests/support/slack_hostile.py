@@ -48,6 +48,15 @@ def hang_replies(
         return list(clients.map(send, range(count)))
 
 
+def post(app: RunningApp, body: bytes, headers: dict[str, str]) -> str:
+    """POST /slack/events; the status as text, or the error's name."""
+    try:
+        url = f"{app.base_url}/slack/events"
+        return str(requests.post(url, data=body, headers=headers, timeout=BYSTANDER_CAP).status_code)
+    except requests.RequestException as exc:
+        return type(exc).__name__
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of process `pid` in MB (Linux /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
