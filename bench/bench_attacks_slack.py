@@ -7,7 +7,7 @@ Each attack class runs against `python app.py` (uvicorn + Starlette + Bolt, loca
 command every half second and times its reply at the fake response_url (capped at BYSTANDER_CAP). Reported
 per attack: the answers it got, how many were 5xx, the worst bystander latency, and the bot's RSS before
 and after. `--repo` runs another checkout's app.py (to compare two versions in one run). Bounded: about two
-minutes in all.
+and a half minutes in all.
 """
 
 from __future__ import annotations

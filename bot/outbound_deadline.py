@@ -11,8 +11,8 @@ register their sockets, and are otherwise slack_sdk's own.
 from __future__ import annotations
 
 import heapq
-import io
 import http.client
+import io
 import itertools
 import logging
 import socket
