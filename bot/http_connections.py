@@ -35,16 +35,17 @@ RESERVED_FILES = 64
 LATE_GRACE = 0.5
 
 
-def connection_cap(wanted: int = MAX_CONNECTIONS) -> int:
-    """The most client connections to keep: `wanted`, or what the open-file limit leaves after the reserve.
+def connection_cap(wanted: int = MAX_CONNECTIONS, reserved: int = RESERVED_FILES) -> int:
+    """The most client connections to keep: `wanted`, or what the open-file limit leaves after `reserved`.
 
     Each client connection is one descriptor, plus one for the connection accepted before the oldest is
-    closed; with an open-file limit of `soft`, that is soft - RESERVED_FILES (never fewer than 8).
+    closed; with an open-file limit of `soft`, that is soft - reserved - 1 (never fewer than 8). A process
+    that holds more than RESERVED_FILES (the bot's threads that call Slack) says how many.
     """
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return wanted
-    return max(8, min(wanted, soft - RESERVED_FILES - 1))
+    return max(8, min(wanted, soft - reserved - 1))
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -136,9 +137,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
 
 def guarded_protocol(
-    max_connections: int | None = None, head_timeout: float = HEAD_TIMEOUT
+    max_connections: int | None = None,
+    head_timeout: float = HEAD_TIMEOUT,
+    reserved_files: int = RESERVED_FILES,
 ) -> type[GuardedHttpToolsProtocol]:
     """The protocol class for uvicorn's `http=`: capped at `max_connections` (default: connection_cap())."""
-    cap = connection_cap() if max_connections is None else max_connections
+    cap = connection_cap(reserved=reserved_files) if max_connections is None else max_connections
     attributes = {"max_connections": cap, "head_timeout": head_timeout}
     return type("GuardedProtocol", (GuardedHttpToolsProtocol,), attributes)

@@ -15,6 +15,7 @@ import uvicorn
 
 from bot.api.server import guarded_protocol as service_protocol
 from bot.http_connections import GuardedHttpToolsProtocol, connection_cap, guarded_protocol
+from bot.slack_server import RESERVED_FILES_BOT
 
 release = threading.Event()  # set by the test: /wait answers
 
@@ -166,3 +167,9 @@ def test_the_cap_leaves_the_reserve_of_open_files_to_the_rest_of_the_process(
 ) -> None:
     monkeypatch.setattr(resource, "getrlimit", lambda _which: (open_files, open_files))
     assert connection_cap() == cap
+
+
+def test_the_bot_keeps_a_descriptor_for_each_thread_that_calls_slack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 256 open files, 64 reply threads and 16 listener threads that may each hold a socket to Slack."""
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (256, 256))
+    assert guarded_protocol(reserved_files=RESERVED_FILES_BOT).max_connections == 256 - 64 - 64 - 16 - 1
