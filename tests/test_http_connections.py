@@ -39,6 +39,14 @@ def held_read(self: GuardedHttpToolsProtocol, data: bytes) -> None:
     GuardedHttpToolsProtocol.data_received(self, data)
 
 
+made: list[None] = []  # one entry per connection the server has taken
+
+
+def counted_connection_made(self: GuardedHttpToolsProtocol, transport: Any) -> None:
+    GuardedHttpToolsProtocol.connection_made(self, transport)
+    made.append(None)
+
+
 class Running:
     """uvicorn on a free loopback port, in a thread, with a guarded protocol class."""
 
@@ -56,8 +64,12 @@ class Running:
         self.port = self.server.servers[0].sockets[0].getsockname()[1]
 
     def connect(self) -> socket.socket:
+        """A new connection, once the server has taken it (so the order of connections is the test's)."""
+        before = len(made)
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-        time.sleep(0.05)  # accepted and registered before the next one, so the order is the test's
+        deadline = time.monotonic() + 10
+        while len(made) == before and time.monotonic() < deadline:
+            time.sleep(0.01)  # uvicorn's loop is in another thread: nothing to wait on but the count
         return sock
 
     def stop(self) -> None:
@@ -90,7 +102,11 @@ def serve() -> Iterator[Callable[..., Running]]:
     started: list[Running] = []
 
     def start(head_timeout: float = 5.0, max_connections: int = 100, held_reads: bool = False) -> Running:
-        attributes: dict[str, Any] = {"head_timeout": head_timeout, "max_connections": max_connections}
+        attributes: dict[str, Any] = {
+            "head_timeout": head_timeout,
+            "max_connections": max_connections,
+            "connection_made": counted_connection_made,
+        }
         if held_reads:
             attributes["data_received"] = held_read
         running = Running(type("Test", (service_protocol(),), attributes))
