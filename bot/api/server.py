@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.api.asgi import build_app
-from bot.api.connections import KEEP_ALIVE_TIMEOUT, GuardedHttpToolsProtocol, connection_cap
+from bot.http_connections import KEEP_ALIVE_TIMEOUT, GuardedHttpToolsProtocol, connection_cap
 from bot.personalizer.base import RankerUnavailable
 from bot.personalizer.local import LoopSettings, evaluations_for, open_learning_loop
 
