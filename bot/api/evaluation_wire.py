@@ -107,18 +107,24 @@ def evaluation_2022(
     out["optimalPolicy"] = job.result["optimalPolicy"]
     values = []
     for policy in job.result["policies"]:
-        series = Series.from_dict(policy["series"])
-        points = [
-            {"timeStamp": format_time(at), **_reward(e)}
-            for at, e in series.points(interval_minutes * 60, rolling)
-            if (start is None or at >= start) and (end is None or at < end)
-        ]
-        item: dict[str, Any] = {"name": policy["name"], "slotId": "", "policySource": policy["source"]}
-        if policy["arguments"]:
-            item["arguments"] = policy["arguments"]
-        item["summary"] = _reward(estimate(series.total))
-        item["timeseries"] = {"data": points}
-        values.append(item)
+        # The overall result (slotId empty), then a multi-slot log's result per slot, as PolicyResult says.
+        for slot_id, data in [("", policy["series"]), *policy.get("slots", {}).items()]:
+            series = Series.from_dict(data)
+            points = [
+                {"timeStamp": format_time(at), **_reward(e)}
+                for at, e in series.points(interval_minutes * 60, rolling)
+                if (start is None or at >= start) and (end is None or at < end)
+            ]
+            item: dict[str, Any] = {
+                "name": policy["name"],
+                "slotId": slot_id,
+                "policySource": policy["source"],
+            }
+            if policy["arguments"]:
+                item["arguments"] = policy["arguments"]
+            item["summary"] = _reward(estimate(series.total))
+            item["timeseries"] = {"data": points}
+            values.append(item)
     out["content"] = {
         "startTime": format_time(job.start_time),
         "endTime": format_time(job.end_time),
