@@ -16,9 +16,7 @@ from bot.personalizer.base import (
     SlotRequest,
     SlotReward,
 )
-from bot.personalizer.local import LoopSettings, open_learning_loop
-from bot.personalizer.local.evaluation import EVALUATION, SUCCEEDED
-from bot.personalizer.local.evaluation.service import evaluations_for
+from bot.personalizer.local import EVALUATION, SUCCEEDED, LoopSettings, evaluations_for, open_learning_loop
 
 START = 1_800_000_000.0
 WAIT = 60.0
