@@ -49,13 +49,15 @@ def open_loop(path: Any, clock: Clock, **changes: Any) -> Any:
     return open_learning_loop(f"sqlite:///{path}", settings, clock=clock, run_trainer=False)
 
 
-def evaluate(loop: Any, clock: Clock, policies: list[tuple[str, str]]) -> dict[str, Any]:
+def evaluate(
+    loop: Any, clock: Clock, policies: list[tuple[str, str]], discover: bool = False
+) -> dict[str, Any]:
     """Settle the log (every window closed), evaluate all of it, and answer 2022-09-01-preview's JSON."""
     clock.now += WAIT + 1
     while loop.train_once():
         pass
     evaluations = evaluations_for(loop, clock=clock, in_process=True)
-    evaluations.submit_evaluation("e", "e", START - 1, clock.now, policies, False)
+    evaluations.submit_evaluation("e", "e", START - 1, clock.now, policies, discover)
     assert evaluations.run_pending()
     job = evaluations.get(EVALUATION, "e")
     assert job.status == SUCCEEDED, job.message
@@ -67,6 +69,25 @@ def results(answer: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(v["name"], v["slotId"]): v for v in answer["content"]["value"]}
 
 
+def play_slots(loop: Any, clock: Clock, steps: int) -> None:
+    """Rank both slots and reward them: top pays 1 for c, side pays 1 for b."""
+    world = random.Random(7)
+    for step in range(steps):
+        user = world.choice(["ana", "ben"])
+        answer = loop.rank_multislot(
+            MultiSlotRankRequest([{"user": user}], ACTIONS, SLOTS, event_id=f"m{step}")
+        )
+        shown = {s.id: s.reward_action_id for s in answer.slots}
+        loop.reward_multislot(
+            f"m{step}",
+            [
+                SlotReward("top", 1.0 if shown["top"] == "c" else 0.0),
+                SlotReward("side", 1.0 if shown["side"] == "b" else 0.0),
+            ],
+        )
+        clock.now += 0.5
+
+
 @pytest.fixture
 def multislot(tmp_path, clock: Clock) -> Iterator[dict[tuple[str, str], dict[str, Any]]]:
     """A seeded two-slot world logged by the loop before its first model (each slot drawn uniformly).
@@ -74,22 +95,8 @@ def multislot(tmp_path, clock: Clock) -> Iterator[dict[tuple[str, str], dict[str
     Top pays 1 for c, so its baseline (a) earns 0 and a learner that finds c earns most of 1; side pays 1
     for b, its baseline, which is always open to it: there the baseline (1.0) is the best policy."""
     loop = open_loop(tmp_path / "slots.db", clock, policy=LEARNER, exploration_percentage=0.2)
-    world = random.Random(7)
     try:
-        for step in range(600):
-            user = world.choice(["ana", "ben"])
-            answer = loop.rank_multislot(
-                MultiSlotRankRequest([{"user": user}], ACTIONS, SLOTS, event_id=f"m{step}")
-            )
-            shown = {s.id: s.reward_action_id for s in answer.slots}
-            loop.reward_multislot(
-                f"m{step}",
-                [
-                    SlotReward("top", 1.0 if shown["top"] == "c" else 0.0),
-                    SlotReward("side", 1.0 if shown["side"] == "b" else 0.0),
-                ],
-            )
-            clock.now += 0.5
+        play_slots(loop, clock, 600)
         yield results(evaluate(loop, clock, [("learner", LEARNER)]))
     finally:
         loop.close()
@@ -127,6 +134,25 @@ def test_each_slot_shows_its_own_best_policy(multislot) -> None:
     assert low <= 0.5 <= high
     # Overall: the sum of the slots' rewards; the learner's sum exceeds the log's.
     assert reward("learner", "") > reward("online", "")
+
+
+def test_a_multislot_loop_discovers_and_applies_multislot_policies(tmp_path, clock: Clock) -> None:
+    loop = open_loop(tmp_path / "discover.db", clock, policy=LEARNER)
+    try:
+        play_slots(loop, clock, 150)
+        found = results(evaluate(loop, clock, [], discover=True))
+        discovered = {n: v for (n, slot), v in found.items() if v["policySource"] == "OfflineExperimentation"}
+        assert discovered and all("--ccb_explore_adf" in v["arguments"].split() for v in discovered.values())
+        assert all((name, "top") in found and (name, "side") in found for name in discovered)
+        evaluations = evaluations_for(loop, clock=clock, in_process=True)
+        applied = evaluations.apply("e", sorted(discovered)[0])
+        assert "--ccb_explore_adf" in applied.split()
+        answer = loop.rank_multislot(
+            MultiSlotRankRequest([{"user": "ana"}], ACTIONS, SLOTS, event_id="after")
+        )
+        assert [s.id for s in answer.slots] == ["top", "side"]
+    finally:
+        loop.close()
 
 
 def test_deferred_events_never_activated_count_for_no_policy(tmp_path, clock: Clock) -> None:

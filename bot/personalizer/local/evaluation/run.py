@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -15,7 +16,16 @@ from bot.personalizer.local.evaluation.discovery import discovered
 from bot.personalizer.local.evaluation.importance import MAX_EVENTS, score_features
 from bot.personalizer.local.evaluation.logs import count_events, read_events, recent_start
 from bot.personalizer.local.evaluation.offpolicy import estimate
-from bot.personalizer.local.evaluation.replay import BASELINE, CUSTOM, ONLINE, RANDOM, Candidate, replay_slots
+from bot.personalizer.local.evaluation.replay import (
+    BASELINE,
+    CUSTOM,
+    ONLINE,
+    RANDOM,
+    Candidate,
+    multislot_arguments,
+    replay_slots,
+)
+from bot.personalizer.local.policy import is_multislot
 
 logger = logging.getLogger(__name__)
 REPORT_EVERY = 1.0  # seconds between progress reports
@@ -57,7 +67,10 @@ def candidates_for(job: jobs.Job) -> list[Candidate]:
     custom = [Candidate(p["name"], CUSTOM, p["arguments"]) for p in request.get("policies", [])]
     out += custom
     if request.get("discover"):
-        out += discovered(request["online_policy"], [c.arguments for c in custom])
+        found = discovered(request["online_policy"], [c.arguments for c in custom])
+        if is_multislot(request["online_policy"]):  # a multi-slot loop applies only CCB policies
+            found = [dataclasses.replace(c, arguments=multislot_arguments(c.arguments)) for c in found]
+        out += found
     return out
 
 
