@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import Any
 
 from azure.cognitiveservices.personalizer import PersonalizerClient
 from azure.cognitiveservices.personalizer.models import RankableAction, RankRequest
@@ -24,7 +25,14 @@ from msrest.authentication import CognitiveServicesCredentials
 from bench.worlds_synthetic import SyntheticEpisode
 from bot.api.asgi import build_app
 from bot.api.server import serving_in_thread
-from bot.personalizer.local import EVALUATION, LoopSettings, evaluations_for, open_learning_loop
+from bot.personalizer.local import (
+    EVALUATION,
+    LoopSettings,
+    Series,
+    estimate,
+    evaluations_for,
+    open_learning_loop,
+)
 
 SERVICE = "service, default settings (REST, Microsoft's client, 1 s model updates)"
 KEY = "bench-worlds-key"
@@ -118,9 +126,15 @@ def play_service(
     return rewards
 
 
-def _decision(result: dict[str, object] | None, step: int) -> str:
-    """One auto-optimization's outcome in a line: where, applied or kept, and why."""
+def _decision(result: dict[str, Any] | None, step: int) -> str:
+    """One auto-optimization's outcome in a line: where, applied or kept and why, the best candidate."""
     decision = (result or {}).get("decision")
-    if not isinstance(decision, dict):
+    if result is None or not isinstance(decision, dict):
         return f"step {step}: the evaluation did not succeed"
-    return f"step {step}: {decision['reason']}" + (f" -> `{decision['to']}`" if decision["applied"] else "")
+    line = f"step {step}: {decision['reason']}"
+    candidates = [p for p in result["policies"] if p["source"] == "OfflineExperimentation"]
+    if candidates:
+        scored = [(estimate(Series.from_dict(p["series"]).total), p) for p in candidates]
+        e, best = max(scored, key=lambda pair: pair[0].expected_reward or 0.0)
+        line += f"; best `{best['arguments']}` {e.expected_reward:.3f} [{e.low:.3f}, {e.high:.3f}]"
+    return line + (f" -> applied `{decision['to']}`" if decision["applied"] else "")
