@@ -44,9 +44,9 @@ def clock() -> Clock:
     return Clock()
 
 
-def open_loop(path: Any, clock: Clock, **changes: Any) -> Any:
+def open_loop(url: str, clock: Clock, **changes: Any) -> Any:
     settings = LoopSettings(reward_wait_time=WAIT, model_export_frequency=1.0).with_changes(**changes)
-    return open_learning_loop(f"sqlite:///{path}", settings, clock=clock, run_trainer=False)
+    return open_learning_loop(url, settings, clock=clock, run_trainer=False)
 
 
 def evaluate(
@@ -89,12 +89,12 @@ def play_slots(loop: Any, clock: Clock, steps: int) -> None:
 
 
 @pytest.fixture
-def multislot(tmp_path, clock: Clock) -> Iterator[dict[tuple[str, str], dict[str, Any]]]:
+def multislot(database_url: str, clock: Clock) -> Iterator[dict[tuple[str, str], dict[str, Any]]]:
     """A seeded two-slot world logged by the loop before its first model (each slot drawn uniformly).
 
     Top pays 1 for c, so its baseline (a) earns 0 and a learner that finds c earns most of 1; side pays 1
     for b, its baseline, which is always open to it: there the baseline (1.0) is the best policy."""
-    loop = open_loop(tmp_path / "slots.db", clock, policy=LEARNER, exploration_percentage=0.2)
+    loop = open_loop(database_url, clock, policy=LEARNER, exploration_percentage=0.2)
     try:
         play_slots(loop, clock, 600)
         yield results(evaluate(loop, clock, [("learner", LEARNER)]))
@@ -136,8 +136,8 @@ def test_each_slot_shows_its_own_best_policy(multislot) -> None:
     assert reward("learner", "") > reward("online", "")
 
 
-def test_a_multislot_loop_discovers_and_applies_multislot_policies(tmp_path, clock: Clock) -> None:
-    loop = open_loop(tmp_path / "discover.db", clock, policy=LEARNER)
+def test_a_multislot_loop_discovers_and_applies_multislot_policies(database_url: str, clock: Clock) -> None:
+    loop = open_loop(database_url, clock, policy=LEARNER)
     try:
         play_slots(loop, clock, 150)
         found = results(evaluate(loop, clock, [], discover=True))
@@ -155,8 +155,8 @@ def test_a_multislot_loop_discovers_and_applies_multislot_policies(tmp_path, clo
         loop.close()
 
 
-def test_deferred_events_never_activated_count_for_no_policy(tmp_path, clock: Clock) -> None:
-    loop = open_loop(tmp_path / "deferred.db", clock)
+def test_deferred_events_never_activated_count_for_no_policy(database_url: str, clock: Clock) -> None:
+    loop = open_loop(database_url, clock)
     world = random.Random(11)
     shown_rewards = []
     try:
