@@ -146,7 +146,16 @@ def report(results: dict[str, dict[str, list[list[float]]]], seeds: int, steps: 
         if plots:
             DOCS.mkdir(exist_ok=True)
             path = DOCS / f"learning-worlds-{family}.png"
-            plot_family(family, by_player, [w.probabilities.max(axis=1) for w in worlds], SERVICE, path)
+            e = DEFAULT_EXPLORATION
+            plot_family(
+                family,
+                by_player,
+                [w.probabilities.max(axis=1) for w in worlds],
+                SERVICE,
+                path,
+                [(1 - e) * w.probabilities.max(axis=1) + e * w.probabilities.mean(axis=1) for w in worlds],
+                f"ceiling at explorationPercentage {e:g} (expected)",
+            )
             print(f"\nwrote docs/{path.name}")
     overall = {n: mean(v) for n, v in totals.items() if not is_service(n) and n != UNIFORM}
     best = max(overall, key=overall.__getitem__)
