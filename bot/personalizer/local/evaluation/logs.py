@@ -165,22 +165,25 @@ def _featurized(row: object, slot_rewards: dict[str, float] | None) -> LoggedEve
 def _slots(slots_json: str, rewards: dict[str, float], actions: int) -> tuple[LoggedSlot, ...]:
     """The served slots of a multi-slot event; () when one cannot be weighed (no probability, bad index)."""
     out = []
-    for slot in json.loads(slots_json):
-        open_to = tuple(int(i) for i in slot["open_to"])
-        chosen = int(slot["chosen"])
-        if chosen not in open_to or not slot["probability"] or not all(0 <= i < actions for i in open_to):
-            return ()
-        out.append(
-            LoggedSlot(
-                id=str(slot["id"]),
-                line=_slot_line(json.dumps(slot["features"])),
-                open_to=open_to,
-                chosen=chosen,
-                probability=float(slot["probability"]),
-                baseline=int(slot["baseline"]),
-                reward=float(rewards.get(slot["id"], 0.0)),
+    try:
+        for slot in json.loads(slots_json):
+            open_to = tuple(int(i) for i in slot["open_to"])
+            chosen = int(slot["chosen"])
+            if chosen not in open_to or not slot["probability"] or not all(0 <= i < actions for i in open_to):
+                return ()
+            out.append(
+                LoggedSlot(
+                    id=str(slot["id"]),
+                    line=_slot_line(json.dumps(slot["features"])),
+                    open_to=open_to,
+                    chosen=chosen,
+                    probability=float(slot["probability"]),
+                    baseline=int(slot["baseline"]),
+                    reward=float(rewards.get(slot["id"], 0.0)),
+                )
             )
-        )
+    except (KeyError, TypeError, ValueError):  # a record this engine did not write: skipped, not fatal
+        return ()
     return tuple(out)
 
 
