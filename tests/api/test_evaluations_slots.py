@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 
 from bot.api.asgi import build_app
 from bot.api.server import serving_in_thread
@@ -43,6 +44,10 @@ def test_microsofts_client_reads_each_slots_result(tmp_path: Any) -> None:
             client.create_evaluation("slots", contract)
             assert evaluations.run_pending()  # what the service's runner thread does
             evaluation = client.get_evaluation("slots", **window)
+            browser = requests.Session()
+            signed_in = browser.post(f"{base}/dashboard/login", data={"key": KEY}, timeout=10)
+            assert signed_in.ok, signed_in.text
+            page = browser.get(f"{base}/dashboard/evaluations/slots", timeout=10).text
     finally:
         loop.close()
     assert evaluation["status"] == "Succeeded"
@@ -57,3 +62,8 @@ def test_microsofts_client_reads_each_slots_result(tmp_path: Any) -> None:
     assert found[("learner", "top")]["summary"]["confidenceInterval"][0] > reward("baselineRand", "top")
     assert reward("baseline1", "side") > reward("learner", "side")  # the side slot's baseline is its best
     assert all(p["timeseries"]["data"] for p in found.values())
+    table = page.split('<table id="slots">', 1)[1].split("</table>", 1)[0]  # the dashboard's per-slot table
+    shown = {
+        (cells[0], cells[1]) for cells in (row.split("</td><td>") for row in table.split("<tr><td>")[1:])
+    }
+    assert shown == {(name, slot) for name in names for slot in ("top", "side")}
