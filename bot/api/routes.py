@@ -35,12 +35,12 @@ class AdminOperations:
         return wire.parse_json(await read_body(request.scope, request.receive, self.max_json_bytes))
 
     async def get_service(self, request: Request, found: Match) -> Response:
-        return JSONResponse(wire_config.settings_to_json(self.loop.settings, _timespans(found)))
+        return JSONResponse(wire_config.settings_to_json(self.loop.settings))
 
     async def put_service(self, request: Request, found: Match) -> Response:
         changes = wire_config.settings_changes_from_json(await self._json(request))
         await run_in_threadpool(_checked(self._apply_settings), changes)
-        return JSONResponse(wire_config.settings_to_json(self.loop.settings, _timespans(found)))
+        return JSONResponse(wire_config.settings_to_json(self.loop.settings))
 
     def _apply_settings(self, changes: dict[str, Any]) -> None:
         self.admin.update_settings(self.loop.settings.with_changes(**changes))
@@ -119,10 +119,6 @@ class AdminOperations:
         )
         await self.loop.import_observations_async(observations)
         return Response(status_code=204)
-
-
-def _timespans(found: Match) -> bool:
-    return found.version.name == "v1.0"
 
 
 def _attachment(name: str) -> dict[str, str]:
