@@ -6,6 +6,7 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any
 
+from bot.api.wire_config import policy_arguments_for_vw
 from bot.personalizer.local import (
     FAILED,
     SUCCEEDED,
@@ -68,7 +69,9 @@ def parse_contract(body: Any) -> tuple[str, float, float, list[tuple[str, str]],
             isinstance(policy.get(k), str) for k in ("name", "arguments")
         ):
             raise ValueError(f"policies[{index}] must be an object with string name and arguments")
-        parsed.append((policy["name"], policy["arguments"]))
+        # Microsoft's own example evaluation carries --dsjson, an input-format flag the loop has no use for
+        # (it hands VW examples, not files): dropped here as PUT /configurations/policy drops it.
+        parsed.append((policy["name"], policy_arguments_for_vw(policy["arguments"])))
     discover = body.get("enableOfflineExperimentation", body.get("enablePolicyOptimization", False))
     if not isinstance(discover, bool):
         raise ValueError("enableOfflineExperimentation must be true or false")

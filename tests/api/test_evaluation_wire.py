@@ -188,3 +188,23 @@ def test_bad_times_and_bodies_name_the_field() -> None:
 )
 def test_times_are_written_as_rfc_3339_whatever_the_year(text: str) -> None:
     assert wire.format_time(wire.parse_time(text, "startTime")) == text
+
+
+def test_microsofts_example_evaluation_is_read_without_its_input_format_flag() -> None:
+    # stable/v1.0/examples/Evaluations_Create.json: its one candidate policy carries --dsjson
+    arguments = "--cb_explore_adf --epsilon 0.2 --dsjson --cb_type ips -l 0.5 --l1 1E-07 --power_t 0.5"
+    body = {
+        "enableOfflineExperimentation": True,
+        "name": "myFirstEvaluation",
+        "startTime": "2018-12-19T00:00:00Z",
+        "endTime": "2019-01-19T00:00:00Z",
+        "policies": [{"name": "Custom Learning settings 1", "arguments": arguments}],
+    }
+    _, _, _, policies, discover = wire.parse_contract(body)
+    assert policies == [
+        (
+            "Custom Learning settings 1",
+            "--cb_explore_adf --epsilon 0.2 --cb_type ips -l 0.5 --l1 1E-07 --power_t 0.5",
+        )
+    ]
+    assert discover is True
