@@ -1,7 +1,7 @@
 """Configuration, policy, model and log operations of every API version (not the hot path).
 
-Each handler gets the request and the Match (its API version and path parameter): v1.0 writes durations as
-TimeSpans and imports raw models, later versions write ISO-8601 and import only signed archives.
+Each handler gets the request and the Match (its API version and path parameter): v1.0 imports raw models,
+later versions only signed archives.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from bot.api import signed_model, wire, wire_config, wire_logs
 from bot.api.inbound import read_body
 from bot.api.versions import Match
 from bot.personalizer.base import InvalidRequest
+from bot.personalizer.local import DEFAULT_POLICIES
 
 MAX_LOG_BYTES = 16 * 1024 * 1024
 
@@ -24,12 +25,11 @@ MAX_LOG_BYTES = 16 * 1024 * 1024
 class AdminOperations:
     """One method per operation, named as in versions.py; each reads the wire format and calls the loop."""
 
-    def __init__(self, loop: Any, key: str, max_json_bytes: int, default_policy: str) -> None:
+    def __init__(self, loop: Any, key: str, max_json_bytes: int) -> None:
         self.loop = loop
         self.admin = loop.admin
         self.key = key.encode()
         self.max_json_bytes = max_json_bytes
-        self.default_policy = default_policy
 
     async def _json(self, request: Request) -> Any:
         return wire.parse_json(await read_body(request.scope, request.receive, self.max_json_bytes))
@@ -62,7 +62,10 @@ class AdminOperations:
         return JSONResponse(wire_config.policy_to_json(self.loop.settings, self._policy_name()))
 
     def _policy_name(self) -> str:
-        return "default" if self.loop.settings.policy == self.default_policy else "custom"
+        """The name of a policy set without one: "default" for what DELETE /configurations/policy restores."""
+        # That is the project's policy or Azure's, as PERSONALIZER_DEFAULT_POLICY says.
+        settings = self.loop.settings
+        return "default" if settings.policy == DEFAULT_POLICIES[settings.default_policy] else "custom"
 
     async def get_model(self, request: Request, found: Match) -> Response:
         data = await run_in_threadpool(self.admin.export_model)

@@ -11,7 +11,7 @@ import requests
 
 from bot.api.asgi import build_app
 from bot.api.server import serving_in_thread
-from bot.personalizer.local import store
+from bot.personalizer.local import DEFAULT_POLICIES, store
 from bot.personalizer.local.loop import LearningLoop, open_learning_loop
 from bot.personalizer.local.settings import LoopSettings
 
@@ -236,6 +236,35 @@ def test_policy_put_checks_the_arguments_with_vw(url: str) -> None:
     assert got["name"] == "eps"  # the name sent, as Azure answers
     reset = requests.delete(url + "/configurations/policy", headers=HEADERS, timeout=10).json()
     assert reset["name"] == "default"
+
+
+@pytest.mark.parametrize("default_policy", ["project", "azure"])
+def test_the_default_policy_is_named_default_whichever_the_deployment_chose(
+    tmp_path: Path, clock: Clock, default_policy: str
+) -> None:
+    chosen, other = (
+        DEFAULT_POLICIES[default_policy],
+        DEFAULT_POLICIES[{"project": "azure", "azure": "project"}[default_policy]],
+    )
+    settings = LoopSettings(default_policy=default_policy, policy=chosen)
+    loop = open_learning_loop(f"sqlite:///{tmp_path}/named.db", settings, clock=clock, run_trainer=False)
+    try:
+        with serving_in_thread(build_app(loop, KEY)) as base:
+            policy_url = base + BASE + "/configurations/policy"
+            assert requests.get(policy_url, headers=HEADERS, timeout=10).json() == {
+                "name": "default",
+                "arguments": chosen,
+            }
+            unnamed = {
+                "arguments": other
+            }  # the other default, sent without a name, is not this one's default
+            assert (
+                requests.put(policy_url, json=unnamed, headers=HEADERS, timeout=10).json()["name"] == "custom"
+            )
+            reset = requests.delete(policy_url, headers=HEADERS, timeout=10).json()
+            assert reset == {"name": "default", "arguments": chosen}
+    finally:
+        loop.close()
 
 
 def test_model_export_reset_and_import(url: str, loop: LearningLoop, clock: Clock) -> None:
