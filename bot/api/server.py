@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 
 from bot.api.asgi import build_app
-from bot.api.connections import KEEP_ALIVE_TIMEOUT, GuardedHttpToolsProtocol, connection_cap
+from bot.http_connections import KEEP_ALIVE_TIMEOUT, GuardedHttpToolsProtocol, connection_cap
 from bot.personalizer.base import RankerUnavailable
 from bot.personalizer.local import LoopSettings, evaluations_for, open_learning_loop
 
