@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from bot.personalizer.local.imported_logs import ImportedInteraction, ImportedObservation, ImportSummary
+from bot.personalizer.local.imported_slots import ImportedMultiSlotInteraction, ImportedSlot
 from bot.personalizer.local.limits import check_storable
 from bot.personalizer.local.settings import (
     AZURE_DEFAULT_POLICY,
@@ -62,7 +63,9 @@ __all__ = [
     "ENV_VARIABLES",
     "ImportSummary",
     "ImportedInteraction",
+    "ImportedMultiSlotInteraction",
     "ImportedObservation",
+    "ImportedSlot",
     "LEARNING_MODES",
     "LearningLoop",
     "LoopSettings",

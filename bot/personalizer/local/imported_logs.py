@@ -12,14 +12,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from bot.personalizer.base import EventNotFound, InvalidRequest, RankRequest
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.personalizer.base import EventNotFound, InvalidRequest, RankerUnavailable, RankRequest
 from bot.personalizer.local.eventlog import EventLog
 from bot.personalizer.local.eventlog.batch import EventIdTaken
+from bot.personalizer.local.imported_slots import (
+    ImportedMultiSlotInteraction,
+    multislot_event_row,
+    slot_rewards,
+)
+from bot.personalizer.local.policy import is_multislot
 from bot.personalizer.local.ranking import event_row
 from bot.personalizer.local.settings import LoopSettings
+from bot.personalizer.local.slot_store import add_slot_rewards, event_slots
 from bot.personalizer.local.validation import check_id, featurize_request
 
 logger = logging.getLogger(__name__)
@@ -39,10 +51,29 @@ class ImportedInteraction:
 
 @dataclass(frozen=True)
 class ImportedObservation:
-    """A reward (value) or, with value None, an activation, for an imported or ranked event."""
+    """A reward (value) or, with value None, an activation, for an imported or ranked event; a multi-slot
+    event's reward names its slot."""
 
     event_id: str
     value: float | None
+    slot_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    """Where imports are written: the loop's event log, its settings in force, and its slot rewards."""
+
+    events: EventLog
+    engine: Engine
+    settings: LoopSettings
+    lock: Callable[[], AbstractContextManager[None]]
+
+    def add_slot_rewards(self, event_id: str, values: list[tuple[str, float]], at: float) -> bool:
+        """Keep slot rewards of a multi-slot event (slot_store); False when it is not logged."""
+        try:
+            return add_slot_rewards(self.engine, event_id, values, at, self.lock)
+        except SQLAlchemyError:
+            raise RankerUnavailable("the event log could not be written") from None
 
 
 @dataclass(frozen=True)
@@ -96,53 +127,111 @@ def check_interaction(interaction: ImportedInteraction, settings: LoopSettings) 
 
 
 async def import_interactions(
-    events: EventLog, interactions: list[ImportedInteraction], settings: LoopSettings, now: float
+    target: ImportTarget, interactions: list[ImportedInteraction | ImportedMultiSlotInteraction], now: float
 ) -> ImportSummary:
     """Validate every decision first (a bad line writes nothing), then write them in shared group commits."""
-    rows = []
-    for interaction in interactions:
-        context_json, actions_json = check_interaction(interaction, settings)
-        rows.append(
-            imported_event_row(interaction, context_json, actions_json, now, settings.reward_wait_time)
-        )
-    outcomes = await asyncio.gather(*(events.log_event_async(row) for row in rows), return_exceptions=True)
-    written = _count(outcomes, EventIdTaken)
-    rewards = [
-        (i.request.event_id, i.reward)
-        for i, outcome in zip(interactions, outcomes, strict=True)
-        if outcome is None and i.reward is not None
+    settings = target.settings
+    check_policy_takes(interactions, settings)
+    rows = [
+        multislot_event_row(i, settings, now)
+        if isinstance(i, ImportedMultiSlotInteraction)
+        else imported_event_row(i, *check_interaction(i, settings), now, settings.reward_wait_time)
+        for i in interactions
     ]
-    reward_outcomes = await asyncio.gather(
-        *(events.log_reward_async(str(event_id), _clamped(value), now) for event_id, value in rewards),
-        return_exceptions=True,
+    outcomes = await asyncio.gather(
+        *(target.events.log_event_async(row) for row in rows), return_exceptions=True
     )
+    written = _count(outcomes, EventIdTaken)
+    logged = [i for i, outcome in zip(interactions, outcomes, strict=True) if outcome is None]
+    rewards = [
+        target.events.log_reward_async(str(i.request.event_id), _clamped(i.reward), now)
+        for i in logged
+        if isinstance(i, ImportedInteraction) and i.reward is not None
+    ]
+    reward_outcomes = await asyncio.gather(*rewards, return_exceptions=True)
     _count(reward_outcomes, EventNotFound)
+    for i in logged:
+        if isinstance(i, ImportedMultiSlotInteraction) and slot_rewards(i):
+            await asyncio.to_thread(target.add_slot_rewards, i.event_id, slot_rewards(i), now)
     summary = ImportSummary(written=written, skipped=len(rows) - written)
     logger.info("imported %d decisions (%d already logged)", summary.written, summary.skipped)
     return summary
 
 
+def check_policy_takes(
+    interactions: list[ImportedInteraction | ImportedMultiSlotInteraction], settings: LoopSettings
+) -> None:
+    """Multi-slot decisions only on a multi-slot loop, single-slot ones only on a single-slot loop: the
+    refusals multi-slot and single-slot ranks get."""
+    multislot = is_multislot(settings.policy)
+    if not multislot and any(isinstance(i, ImportedMultiSlotInteraction) for i in interactions):
+        raise InvalidRequest(
+            "Multi-slot decisions need a multi-slot policy: set one with --ccb_explore_adf "
+            "(PUT /configurations/policy).",
+            code="InvalidMultiSlotApiAccess",
+        )
+    if multislot and any(isinstance(i, ImportedInteraction) for i in interactions):
+        raise InvalidRequest(
+            "This loop ranks slots (its policy has --ccb_explore_adf): import multi-slot decisions, "
+            "or set a single-slot policy (--cb_explore_adf)."
+        )
+
+
 async def import_observations(
-    events: EventLog, observations: list[ImportedObservation], now: float
+    target: ImportTarget, observations: list[ImportedObservation], now: float
 ) -> ImportSummary:
-    """Write every reward and activation; those for events never logged are skipped."""
+    """Write every reward and activation; those for events never logged are skipped. A reward that does
+    not fit its event (no slot ID for a multi-slot event, or one for a single-slot event) writes nothing."""
     for observation in observations:
         check_id(observation.event_id, "EventId")
+        if observation.slot_id is not None:
+            check_id(observation.slot_id, "Index")
         if observation.value is not None and not -1.0 <= observation.value <= 1.0:
             raise InvalidRequest("v must be between -1 and 1.", target="v")
+    rewarded = [o.event_id for o in observations if o.value is not None]
+    slots = await asyncio.to_thread(event_slots, target.engine, rewarded) if rewarded else {}
+    by_slot: dict[str, list[tuple[str, float]]] = {}
+    plain: list[ImportedObservation] = []
+    for o in observations:
+        if o.value is not None and o.event_id not in slots:
+            continue  # never logged: skipped, as a reward for an unknown event is
+        if o.value is not None and (o.slot_id is not None or slots[o.event_id] is not None):
+            _check_fits(o, slots[o.event_id])
+            by_slot.setdefault(o.event_id, []).append((str(o.slot_id), o.value))
+        else:
+            plain.append(o)
     outcomes = await asyncio.gather(
         *(
-            events.log_activation_async(o.event_id, now)
+            target.events.log_activation_async(o.event_id, now)
             if o.value is None
-            else events.log_reward_async(o.event_id, o.value, now)
-            for o in observations
+            else target.events.log_reward_async(o.event_id, o.value, now)
+            for o in plain
         ),
         return_exceptions=True,
     )
     written = _count(outcomes, EventNotFound)
+    for event_id, values in by_slot.items():
+        if await asyncio.to_thread(target.add_slot_rewards, event_id, values, now):
+            written += len(values)
     summary = ImportSummary(written=written, skipped=len(observations) - written)
     logger.info("imported %d observations (%d for events never logged)", summary.written, summary.skipped)
     return summary
+
+
+def _check_fits(observation: ImportedObservation, slot_ids: set[str] | None) -> None:
+    event_id, slot_id = observation.event_id, observation.slot_id
+    if slot_ids is None:
+        raise InvalidRequest(
+            f"Event {event_id!r} was ranked without slots: send its reward without Index.", target="Index"
+        )
+    if slot_id is None:
+        raise InvalidRequest(
+            f"Event {event_id!r} was ranked with slots: name the slot of each reward with Index "
+            "(its slot ID).",
+            target="Index",
+        )
+    if slot_id not in slot_ids:
+        raise InvalidRequest(f"{slot_id!r} is not a slot of event {event_id!r}.", target="Index")
 
 
 def _count(outcomes: list[Any], skippable: type[Exception]) -> int:

@@ -41,9 +41,11 @@ from bot.personalizer.local.imported_logs import (
     ImportedInteraction,
     ImportedObservation,
     ImportSummary,
+    ImportTarget,
     import_interactions,
     import_observations,
 )
+from bot.personalizer.local.imported_slots import ImportedMultiSlotInteraction
 from bot.personalizer.local.multislot import MultiSlotDecision, decide_multislot
 from bot.personalizer.local.policy import Policy, check_policy, is_multislot
 from bot.personalizer.local.ranking import decide
@@ -188,13 +190,18 @@ class LearningLoop:
 
     # --- logs from elsewhere (Personalizer v1.1-preview.2 and later) ----------------------------
 
-    async def import_interactions_async(self, interactions: list[ImportedInteraction]) -> ImportSummary:
+    async def import_interactions_async(
+        self, interactions: list[ImportedInteraction | ImportedMultiSlotInteraction]
+    ) -> ImportSummary:
         """Log another system's decisions as ranked events (joined and learned as ranks are)."""
-        return await import_interactions(self._events, interactions, self._serving.settings, self._clock())
+        return await import_interactions(self._import_target(), interactions, self._clock())
 
     async def import_observations_async(self, observations: list[ImportedObservation]) -> ImportSummary:
         """Log another system's rewards and activations; those for events never logged are skipped."""
-        return await import_observations(self._events, observations, self._clock())
+        return await import_observations(self._import_target(), observations, self._clock())
+
+    def _import_target(self) -> ImportTarget:
+        return ImportTarget(self._events, self._engine, self._serving.settings, self._write_lock)
 
     # --- training and life cycle -------------------------------------------------------------------
 

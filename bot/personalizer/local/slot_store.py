@@ -99,3 +99,19 @@ def slot_values(
             elif aggregation == "sum":
                 slots[slot_id] += float(value)
     return found
+
+
+def event_slots(engine: Engine, event_ids: list[str]) -> dict[str, set[str] | None]:
+    """Each logged event's slot IDs (None for a single-slot event); events never logged are absent."""
+    found: dict[str, set[str] | None] = {}
+    unique = list(dict.fromkeys(event_ids))
+    with engine.connect() as conn:
+        for start in range(0, len(unique), 500):  # bounded IN lists, whatever the batch
+            rows = conn.execute(
+                select(events.c.event_id, events.c.slots).where(
+                    events.c.event_id.in_(unique[start : start + 500])
+                )
+            )
+            for event_id, slots in rows:
+                found[event_id] = None if slots is None else {slot["id"] for slot in json.loads(slots)}
+    return found

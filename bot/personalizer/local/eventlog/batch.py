@@ -87,9 +87,29 @@ def refused_alone(write: Write, exc: BaseException) -> Exception:
     return InvalidRequest("The request holds a value that cannot be stored.")
 
 
+class MultiSlotEvent(InvalidRequest):
+    """A single-slot reward for an event ranked with slots: nothing was written."""
+
+
+def multislot_event(event_id: str) -> InvalidRequest:
+    """The failure of a plain reward for a multi-slot event, which only slot rewards may decide."""
+    return MultiSlotEvent(
+        "This event was ranked with slots: reward each slot with POST /multislot/events/{eventId}/reward "
+        "(a reward without a slot ID cannot say which slot it is for).",
+        target="eventId",
+    )
+
+
 def unknown_events(ordered: list[Write], missing: list[int]) -> dict[int, Exception]:
-    """pz_write_batch's answer (positions from 1 in `ordered`) as the per-write failures."""
-    return {id(ordered[i - 1]): EventNotFound(ordered[i - 1].params["id"]) for i in missing}
+    """pz_write_batch's answer as the per-write failures: positions from 1 in `ordered` of writes whose
+    event is not logged, negated for rewards refused because their event has slots."""
+    failures: dict[int, Exception] = {}
+    for i in missing:
+        write = ordered[abs(i) - 1]
+        failures[id(write)] = (
+            EventNotFound(write.params["id"]) if i > 0 else multislot_event(write.params["id"])
+        )
+    return failures
 
 
 def settle(outcomes: list[tuple[Write, Exception | None]]) -> None:

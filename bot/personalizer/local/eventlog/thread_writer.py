@@ -31,6 +31,7 @@ from bot.personalizer.local.eventlog.batch import (
     MAX_BATCH,
     Write,
     abandon,
+    multislot_event,
     not_written,
     postgres_batch,
     refused_alone,
@@ -80,15 +81,20 @@ class _SqliteBatch:
             )
         if updates:
             ids = list({w.params["id"] for w in updates})
+            # Whether each event has slots rides along with the lookup the batch makes anyway.
             cursor.execute(
-                f"SELECT event_id FROM pz_events WHERE event_id IN ({', '.join(['?'] * len(ids))})", ids
+                "SELECT event_id, slots IS NOT NULL FROM pz_events "
+                f"WHERE event_id IN ({', '.join(['?'] * len(ids))})",
+                ids,
             )
-            known = {row[0] for row in cursor.fetchall()}
+            known = dict(cursor.fetchall())
             rewards, activations = [], []
             for write in updates:
                 p = write.params
                 if p["id"] not in known:
                     failures[id(write)] = EventNotFound(p["id"])
+                elif write.kind == "reward" and known[p["id"]]:
+                    failures[id(write)] = multislot_event(p["id"])
                 elif write.kind == "reward":
                     rewards.append(p)
                 else:

@@ -7,7 +7,8 @@
 -- kinds, ids, vals, ats: the rewards ('reward', value) and activations ('activate'), sorted by event ID,
 --   so that concurrent batches (and the trainer, which updates in the same order) lock their events in one
 --   order and never deadlock. Rewards after their event's deadline change nothing but pz_rewards.
--- Returns the positions (from 1) of the rewards and activations whose event is not logged.
+-- Returns the positions (from 1) of the rewards and activations whose event is not logged, and negated, those
+-- of rewards refused because their event has slots (only slot rewards decide a multi-slot event).
 --
 -- plan_cache_mode: the service's connections plan every statement for its own parameters (bot/db.py), and
 -- inside this function that planning was a quarter of PostgreSQL's CPU under load. Here PostgreSQL may keep
@@ -31,15 +32,19 @@ BEGIN
                     first_reward = COALESCE(first_reward, CASE WHEN deadline >= ats[i] THEN vals[i] END),
                     reward_sum = reward_sum + CASE WHEN deadline >= ats[i] THEN vals[i] ELSE 0 END,
                     reward_count = reward_count + CASE WHEN deadline >= ats[i] THEN 1 ELSE 0 END
-                WHERE event_id = ids[i]
+                WHERE event_id = ids[i] AND slots IS NULL
                 RETURNING event_id
             )
             INSERT INTO pz_rewards (event_id, value, received_at) SELECT event_id, vals[i], ats[i] FROM rewarded;
+            IF NOT FOUND THEN  -- only then: is it unknown, or an event with slots?
+                PERFORM 1 FROM pz_events WHERE event_id = ids[i];
+                missing := missing || (CASE WHEN FOUND THEN -i ELSE i END);
+            END IF;
         ELSE
             UPDATE pz_events SET activated_at = COALESCE(activated_at, ats[i]) WHERE event_id = ids[i];
-        END IF;
-        IF NOT FOUND THEN
-            missing := missing || i;
+            IF NOT FOUND THEN
+                missing := missing || i;
+            END IF;
         END IF;
     END LOOP;
     RETURN missing;
