@@ -152,8 +152,18 @@ def _multislot_interaction(
 
 
 def _features(container: dict[str, Any]) -> list[dict[str, Any]]:
-    """The features of a DSJSON context or slot: every field not reserved (`_`-prefixed)."""
-    return [{key: value} for key, value in container.items() if not key.startswith("_")]
+    """The features of a DSJSON context or slot: every field not reserved (`_`-prefixed). A field holding a
+    list of objects is a features list as Personalizer logs one (`"FromUrl": [{"weather": "sunny"}]`, a
+    slot's `"sj": [...]`, as an action's `"j"`): its objects are the features."""
+    features: list[dict[str, Any]] = []
+    for key, value in container.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            features.extend(value)
+        else:
+            features.append({key: value})
+    return features
 
 
 def _deferred(item: dict[str, Any], where: str) -> bool:

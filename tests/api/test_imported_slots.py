@@ -270,13 +270,18 @@ def test_a_plain_reward_for_a_multislot_event_is_400_naming_the_slot_reward_and_
         json={
             "eventId": "ms1",
             "actions": [{"id": a["_tag"], "features": a["j"]} for a in MULTI],
-            "slots": [{"id": "main", "baselineAction": "pasta"}, {"id": "dessert", "baselineAction": "mochi"}],
+            "slots": [
+                {"id": "main", "baselineAction": "pasta"},
+                {"id": "dessert", "baselineAction": "mochi"},
+            ],
         },
         headers=HEADERS,
         timeout=10,
     )
     assert ranked.status_code == 201
-    response = requests.post(base + V + "/events/ms1/reward", json={"value": 1.0}, headers=HEADERS, timeout=10)
+    response = requests.post(
+        base + V + "/events/ms1/reward", json={"value": 1.0}, headers=HEADERS, timeout=10
+    )
     assert response.status_code == 400
     assert "/multislot/events/{eventId}/reward" in response.json()["error"]["message"]
     with pytest.raises(InvalidRequest, match="ranked with slots"):
@@ -292,3 +297,20 @@ def test_a_plain_reward_for_a_multislot_event_is_400_naming_the_slot_reward_and_
     )
     assert response.status_code == 204
     assert loop.train_once() == 1
+
+
+def test_features_logged_as_personalizer_logs_them_import_for_context_and_slots(
+    base: str, loop: LearningLoop
+) -> None:
+    line = decision("p1", 1, 3)
+    line["c"]["FromUrl"] = [
+        {"weather": "rain"},
+        {"season": "winter"},
+    ]  # a features list, as Personalizer logs one
+    line["c"]["_slots"][0] = {"_id": "main", "sj": [{"size": "large", "position": "centre"}]}
+    assert post(base + V + "/logs/interactions", [line]).status_code == 204
+    row = store.get_event(loop._engine, "p1")
+    assert {"weather": "rain"} in json.loads(row["context"]) and {"season": "winter"} in json.loads(
+        row["context"]
+    )
+    assert json.loads(row["slots"])[0]["features"] == [{"size": "large", "position": "centre"}]

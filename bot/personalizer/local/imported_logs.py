@@ -4,7 +4,8 @@ An imported decision becomes an event row exactly like one Rank logs (context, a
 and the probability it was chosen with), ranked at the moment it arrives, so it joins its rewards within
 rewardWaitTime and is learned, or given the default reward, by the same trainer. Its own timestamp is not
 used: a decision logged days ago would otherwise be settled with the default reward before its
-observations could arrive.
+observations could arrive. A multi-slot decision becomes the row a multi-slot rank logs (imported_slots.py),
+and its slots' rewards are kept by slot ID as multi-slot rewards are (slot_store.py).
 """
 
 from __future__ import annotations
