@@ -3,6 +3,7 @@ rewards by slot ID, learned once; and a plain reward for a multi-slot event refu
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import random
@@ -14,7 +15,7 @@ import requests
 
 from bot.api.asgi import build_app
 from bot.api.server import serving_in_thread
-from bot.personalizer.base import InvalidRequest
+from bot.personalizer.base import EventNotFound, InvalidRequest, RankableAction, RankRequest
 from bot.personalizer.local import store
 from bot.personalizer.local.loop import LearningLoop, open_learning_loop
 from bot.personalizer.local.settings import LoopSettings
@@ -314,3 +315,33 @@ def test_features_logged_as_personalizer_logs_them_import_for_context_and_slots(
         row["context"]
     )
     assert json.loads(row["slots"])[0]["features"] == [{"size": "large", "position": "centre"}]
+
+
+def test_in_one_group_commit_only_the_plain_reward_for_a_multislot_event_fails(
+    database: str, clock: Clock
+) -> None:
+    loop = opened(database, clock, multislot=False)
+    try:
+        actions = [RankableAction(a["_tag"], a["j"]) for a in MULTI]
+        loop.rank(RankRequest([{"user": "ana"}], actions, event_id="one"))
+        loop.admin.set_policy(MULTISLOT_POLICY)  # the single-slot event stays in the log
+        with serving_in_thread(build_app(loop, KEY)) as url:
+            assert post(url + V + "/logs/interactions", [decision("ms", 1, 3)]).status_code == 204
+
+        async def together() -> list[Any]:
+            return await asyncio.gather(
+                loop.reward_async("one", 1.0),
+                loop.reward_async("ms", 1.0),
+                loop.reward_async("nobody", 1.0),
+                loop.activate_async("ms"),
+                return_exceptions=True,
+            )
+
+        outcomes = asyncio.run(together())
+        assert outcomes[0] is None and outcomes[3] is None
+        assert isinstance(outcomes[1], InvalidRequest) and isinstance(outcomes[2], EventNotFound)
+        assert [value for value, _ in store.event_rewards(loop._engine, "one")] == [1.0]
+        assert store.event_rewards(loop._engine, "ms") == []
+        assert store.get_event(loop._engine, "ms")["activated_at"] == clock.now
+    finally:
+        loop.close()

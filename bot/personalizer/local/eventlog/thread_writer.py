@@ -58,7 +58,7 @@ class _SqliteBatch:
         "first_reward = COALESCE(first_reward, CASE WHEN deadline >= ? THEN ? END), "
         "reward_sum = reward_sum + CASE WHEN deadline >= ? THEN ? ELSE 0 END, "
         "reward_count = reward_count + CASE WHEN deadline >= ? THEN 1 ELSE 0 END "
-        "WHERE event_id = ?"
+        "WHERE event_id = ? AND slots IS NULL"  # only slot rewards decide a multi-slot event
     )
     insert_reward = "INSERT INTO pz_rewards (event_id, value, received_at) VALUES (?, ?, ?)"
     activate = "UPDATE pz_events SET activated_at = COALESCE(activated_at, ?) WHERE event_id = ?"
@@ -81,33 +81,51 @@ class _SqliteBatch:
             )
         if updates:
             ids = list({w.params["id"] for w in updates})
-            # Whether each event has slots rides along with the lookup the batch makes anyway.
             cursor.execute(
-                "SELECT event_id, slots IS NOT NULL FROM pz_events "
-                f"WHERE event_id IN ({', '.join(['?'] * len(ids))})",
-                ids,
+                f"SELECT event_id FROM pz_events WHERE event_id IN ({', '.join(['?'] * len(ids))})", ids
             )
-            known = dict(cursor.fetchall())
+            known = {row[0] for row in cursor.fetchall()}
             rewards, activations = [], []
             for write in updates:
                 p = write.params
                 if p["id"] not in known:
                     failures[id(write)] = EventNotFound(p["id"])
-                elif write.kind == "reward" and known[p["id"]]:
-                    failures[id(write)] = multislot_event(p["id"])
                 elif write.kind == "reward":
-                    rewards.append(p)
+                    rewards.append(write)
                 else:
                     activations.append((p["at"], p["id"]))
             if rewards:
+                rewards = self._rewards(cursor, rewards, failures)
                 cursor.executemany(
-                    self.reward,
-                    [(r["at"], r["value"], r["at"], r["value"], r["at"], r["id"]) for r in rewards],
+                    self.insert_reward, [(w.params["id"], w.params["value"], w.params["at"]) for w in rewards]
                 )
-                cursor.executemany(self.insert_reward, [(r["id"], r["value"], r["at"]) for r in rewards])
             if activations:
                 cursor.executemany(self.activate, activations)
         return failures
+
+    def _rewards(self, cursor: Any, rewards: list[Write], failures: dict[int, Exception]) -> list[Write]:
+        """Apply the rewards to their events; those whose event has slots fail (their update matched no
+        row: only the rare short count costs a second look)."""
+        cursor.executemany(
+            self.reward,
+            [
+                (p["at"], p["value"], p["at"], p["value"], p["at"], p["id"])
+                for p in (w.params for w in rewards)
+            ],
+        )
+        if cursor.rowcount == len(rewards):
+            return rewards
+        ids = list({w.params["id"] for w in rewards})
+        cursor.execute(
+            "SELECT event_id FROM pz_events WHERE slots IS NOT NULL "
+            f"AND event_id IN ({', '.join(['?'] * len(ids))})",
+            ids,
+        )
+        slotted = {row[0] for row in cursor.fetchall()}
+        for write in rewards:
+            if write.params["id"] in slotted:
+                failures[id(write)] = multislot_event(write.params["id"])
+        return [w for w in rewards if w.params["id"] not in slotted]
 
 
 class _PostgresBatch:
