@@ -89,6 +89,13 @@ _RECENT = (
     .order_by(_T.c.created_at.desc(), _T.c.event_id.desc())
     .limit(bindparam("limit"))
 )
+# The Home tab's list: only what it shows, so no JSON column is read or decoded.
+_SHOWN = (
+    select(_T.c.dish, _T.c.taste, _T.c.time_of_day, _T.c.vote, _T.c.created_at)
+    .where(_T.c.requester == bindparam("requester"))
+    .order_by(_T.c.created_at.desc(), _T.c.event_id.desc())
+    .limit(bindparam("limit"))
+)
 _VOTE_COUNTS = select(func.count(case((_T.c.vote > 0, 1))), func.count(case((_T.c.vote <= 0, 1)))).where(
     _T.c.requester == bindparam("requester")
 )
@@ -119,6 +126,17 @@ class Suggestion:
     vote: float | None = None
     retried: bool = False
     created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the Home tab lists of one suggestion: the dish, the craving and time, the vote, when."""
+
+    dish: str
+    taste: str
+    time_of_day: str
+    vote: float | None
+    created_at: float
 
 
 class SuggestionStore:
@@ -165,6 +183,13 @@ class SuggestionStore:
             return [
                 _suggestion(row) for row in conn.execute(_RECENT, {"requester": requester, "limit": limit})
             ]
+
+    def home_history(self, requester: str, limit: int = 10) -> tuple[list[Shown], int, int]:
+        """For the Home tab, on one connection: the newest `limit` suggestions, the 👍 and 👎 counts."""
+        with _storage(), self.engine.connect() as conn:
+            shown = [Shown(*row) for row in conn.execute(_SHOWN, {"requester": requester, "limit": limit})]
+            likes, dislikes = conn.execute(_VOTE_COUNTS, {"requester": requester}).one()
+        return shown, int(likes), int(dislikes)
 
     def vote_counts(self, requester: str) -> tuple[int, int]:
         """How many of the requester's suggestions they gave 👍 and 👎."""

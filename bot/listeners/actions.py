@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from blocks import ids
@@ -88,7 +89,9 @@ def vote(services: Services, body: dict[str, Any], respond: Any, client: Any, va
     else:
         # Already counted (a double click, or a click after a lost redraw): only redraw what was recorded.
         logger.info("vote on %s was already recorded; redrawing", event_id)
-    voted = services.suggestions.get(event_id) or suggestion
+    voted = replace(suggestion, vote=value) if counted else suggestion
+    if voted.vote is None:  # a concurrent click won the claim after this one read the row: read its vote
+        voted = services.suggestions.get(event_id) or suggestion
     respond(replace_original=True, **suggestion_message(services, voted))
     if counted:  # a double click redraws the message, but the Home tab has nothing new to show
         refresh_home(services, client, user_id)

@@ -25,17 +25,17 @@ def learned_now(services: Services, user_id: str, taste: str, time_of_day: str) 
 
     The Rank is made with deferred activation and never activated: Personalizer's way of asking
     without logging an event that will be learned (it ends never learned, whatever the backend).
+    It is sent only the dishes that fit the craving: each dish is scored on its own, so the chances
+    are those a suggestion's Rank (which sends the whole menu and excludes the rest) would give, for
+    half the features to validate and log.
     """
-    menu = services.menu
-    excluded = menu.excluded_for(taste)
     request = RankRequest(
         context_features=context_features(taste, time_of_day, user_id),
-        actions=menu.actions(),
-        excluded_actions=excluded,
+        actions=services.menu.candidates(taste),
         event_id=str(uuid.uuid4()),
         defer_activation=True,
     )
-    ranking = [r for r in services.ranker.rank(request).ranking if r.id not in excluded]
+    ranking = services.ranker.rank(request).ranking
     best = max(ranking, key=lambda r: r.probability)
     tied = sum(1 for r in ranking if abs(r.probability - best.probability) <= TIE)
     return Learned(taste, time_of_day, best.id, best.probability, tied=tied)
@@ -51,11 +51,8 @@ def home_view(services: Services, user_id: str) -> dict[str, Any]:
     except Exception:
         logger.exception("rank failed for the Home tab; publishing it without what was learned")
         learned = None
-    recent = [
-        Recent(s.dish, s.taste, s.time_of_day, s.vote, s.created_at)
-        for s in services.suggestions.recent(user_id, RECENT_SHOWN)
-    ]
-    likes, dislikes = services.suggestions.vote_counts(user_id)
+    shown, likes, dislikes = services.suggestions.home_history(user_id, RECENT_SHOWN)
+    recent = [Recent(s.dish, s.taste, s.time_of_day, s.vote, s.created_at) for s in shown]
     return build_home(
         tastes=TASTES,
         times_of_day=TIMES_OF_DAY,
