@@ -83,12 +83,6 @@ def _storage() -> Iterator[None]:
 _T = suggestions_table
 _INSERT = insert(_T)
 _GET = select(_T).where(_T.c.event_id == bindparam("event_id"))
-_RECENT = (
-    select(_T)
-    .where(_T.c.requester == bindparam("requester"))
-    .order_by(_T.c.created_at.desc(), _T.c.event_id.desc())
-    .limit(bindparam("limit"))
-)
 # The Home tab's list: only what it shows, so no JSON column is read or decoded.
 _SHOWN = (
     select(_T.c.dish, _T.c.taste, _T.c.time_of_day, _T.c.vote, _T.c.created_at)
@@ -108,6 +102,10 @@ _HISTORY = (
     )
     .group_by(_T.c.taste, _T.c.time_of_day)
 )
+
+
+# Where a dish was suggested to a person before: (taste, time of day, best vote or None), one row each.
+History = list[tuple[str, str, float | None]]
 
 
 @dataclass(frozen=True)
@@ -154,35 +152,32 @@ class SuggestionStore:
 
     def add(self, suggestion: Suggestion) -> None:
         """Record a suggestion just ranked."""
-        values = {
-            "event_id": suggestion.event_id,
+        with _storage(), self._write_lock, self.engine.begin() as conn:
+            conn.execute(_INSERT, _row(suggestion))
+
+    def add_and_history(self, suggestion: Suggestion) -> History:
+        """Record a suggestion just ranked and return its dish's history before it, in one transaction.
+
+        The history is read after the insert: a read first would make SQLite's transaction upgrade to a
+        write, which fails when the learner's writer committed in between.
+        """
+        values = _row(suggestion)
+        parameters = {
             "requester": suggestion.requester,
-            "channel": suggestion.channel,
             "dish": suggestion.dish,
-            "taste": suggestion.taste,
-            "time_of_day": suggestion.time_of_day,
-            "ranking": json.dumps(suggestion.ranking),
-            "excluded": json.dumps(suggestion.excluded),
-            "rejected": json.dumps(suggestion.rejected),
-            "vote": suggestion.vote,
-            "retried": suggestion.retried,
-            "created_at": suggestion.created_at or time.time(),
+            "before": values["created_at"],
         }
         with _storage(), self._write_lock, self.engine.begin() as conn:
             conn.execute(_INSERT, values)
+            return [
+                (taste, time_of_day, vote) for taste, time_of_day, vote in conn.execute(_HISTORY, parameters)
+            ]
 
     def get(self, event_id: str) -> Suggestion | None:
         """The suggestion with this event ID, or None."""
         with _storage(), self.engine.connect() as conn:
             row = conn.execute(_GET, {"event_id": event_id}).first()
         return None if row is None else _suggestion(row)
-
-    def recent(self, requester: str, limit: int = 10) -> list[Suggestion]:
-        """The requester's newest suggestions, newest first."""
-        with _storage(), self.engine.connect() as conn:
-            return [
-                _suggestion(row) for row in conn.execute(_RECENT, {"requester": requester, "limit": limit})
-            ]
 
     def home_history(self, requester: str, limit: int = 10) -> tuple[list[Shown], int, int]:
         """For the Home tab, on one connection: the newest `limit` suggestions, the 👍 and 👎 counts."""
@@ -191,13 +186,7 @@ class SuggestionStore:
             likes, dislikes = conn.execute(_VOTE_COUNTS, {"requester": requester}).one()
         return shown, int(likes), int(dislikes)
 
-    def vote_counts(self, requester: str) -> tuple[int, int]:
-        """How many of the requester's suggestions they gave 👍 and 👎."""
-        with _storage(), self.engine.connect() as conn:
-            likes, dislikes = conn.execute(_VOTE_COUNTS, {"requester": requester}).one()
-        return int(likes), int(dislikes)
-
-    def history(self, requester: str, dish: str, before: float) -> list[tuple[str, str, float | None]]:
+    def history(self, requester: str, dish: str, before: float) -> History:
         """Where `dish` was suggested to the requester before `before`: (taste, time of day, best vote).
 
         One row per craving and time of day; the vote is the highest given there (None: never voted).
@@ -266,6 +255,24 @@ class SuggestionStore:
                 .where(suggestions_table.c.event_id == event_id)
                 .values(retried=False)
             )
+
+
+def _row(suggestion: Suggestion) -> dict[str, Any]:
+    """A Suggestion as a suggestions-table row."""
+    return {
+        "event_id": suggestion.event_id,
+        "requester": suggestion.requester,
+        "channel": suggestion.channel,
+        "dish": suggestion.dish,
+        "taste": suggestion.taste,
+        "time_of_day": suggestion.time_of_day,
+        "ranking": json.dumps(suggestion.ranking),
+        "excluded": json.dumps(suggestion.excluded),
+        "rejected": json.dumps(suggestion.rejected),
+        "vote": suggestion.vote,
+        "retried": suggestion.retried,
+        "created_at": suggestion.created_at or time.time(),
+    }
 
 
 def _suggestion(row: Any) -> Suggestion:

@@ -46,7 +46,7 @@ def handle_suggest(services: Services, body: dict[str, Any], respond: Any, clien
         logger.info("Suggest on message %s already handled (a double click)", message_ts)
         return
     try:
-        suggestion = rank_suggestion(
+        ranked = rank_suggestion(
             services, requester=user_id, channel=_channel(body), taste=taste, time_of_day=time_of_day
         )
     except Exception:
@@ -55,8 +55,8 @@ def handle_suggest(services: Services, body: dict[str, Any], respond: Any, clien
             services.suggestions.release_suggest(click_key)
         _tell(respond, RANKER_DOWN)
         return
-    if suggestion is not None:
-        respond(replace_original=True, **suggestion_message(services, suggestion))
+    if ranked is not None:
+        respond(replace_original=True, **suggestion_message(services, *ranked))
 
 
 def handle_thumbs_up(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
@@ -107,7 +107,7 @@ def handle_try_another(services: Services, body: dict[str, Any], respond: Any, c
         logger.info("Try another on %s already claimed (or not after a 👎)", event_id)
         return
     try:
-        suggestion = rank_suggestion(
+        ranked = rank_suggestion(
             services,
             requester=user_id,
             channel=previous.channel,
@@ -120,10 +120,10 @@ def handle_try_another(services: Services, body: dict[str, Any], respond: Any, c
         services.suggestions.release_retry(event_id)
         _tell(respond, RANKER_DOWN)
         return
-    if suggestion is None:
+    if ranked is None:
         respond(text=OUT_OF_IDEAS, replace_original=True)
         return
-    respond(replace_original=True, **suggestion_message(services, suggestion))
+    respond(replace_original=True, **suggestion_message(services, *ranked))
 
 
 def _requesters_suggestion(services: Services, body: dict[str, Any], respond: Any) -> Suggestion | None:
