@@ -103,6 +103,23 @@ _HISTORY = (
     .group_by(_T.c.taste, _T.c.time_of_day)
 )
 
+# The claims on the click paths (bound names differ from the columns, as UPDATE ... SET needs).
+_CLAIM_VOTE = (
+    update(_T)
+    .where(_T.c.event_id == bindparam("claimed"), _T.c.requester == bindparam("by"), _T.c.vote.is_(None))
+    .values(vote=bindparam("value"))
+)
+_CLAIM_RETRY = (
+    update(_T)
+    .where(
+        _T.c.event_id == bindparam("claimed"),
+        _T.c.requester == bindparam("by"),
+        _T.c.vote <= 0,
+        _T.c.retried.is_(False),
+    )
+    .values(retried=True)
+)
+_CLAIM_SUGGEST = insert(suggest_clicks_table)
 
 # Where a dish was suggested to a person before: (taste, time of day, best vote or None), one row each.
 History = list[tuple[str, str, float | None]]
@@ -199,14 +216,9 @@ class SuggestionStore:
 
     def claim_vote(self, event_id: str, requester: str, value: float) -> bool:
         """Set the vote if the requester has not voted yet; True only for the one click that wins."""
-        table = suggestions_table
+        parameters = {"claimed": event_id, "by": requester, "value": value}
         with _storage(), self._write_lock, self.engine.begin() as conn:
-            result = conn.execute(
-                update(table)
-                .where(table.c.event_id == event_id, table.c.requester == requester, table.c.vote.is_(None))
-                .values(vote=value)
-            )
-        return result.rowcount == 1
+            return conn.execute(_CLAIM_VOTE, parameters).rowcount == 1
 
     def release_vote(self, event_id: str, value: float) -> None:
         """Undo a claim whose reward could not be sent, so the requester can vote again."""
@@ -220,7 +232,7 @@ class SuggestionStore:
         """Claim the Suggest click on one menus message; False when another click already has it."""
         try:
             with _storage(), self._write_lock, self.engine.begin() as conn:
-                conn.execute(insert(suggest_clicks_table).values(click_key=click_key, created_at=time.time()))
+                conn.execute(_CLAIM_SUGGEST, {"click_key": click_key, "created_at": time.time()})
         except IntegrityError:
             return False
         return True
@@ -233,19 +245,8 @@ class SuggestionStore:
 
     def claim_retry(self, event_id: str, requester: str) -> bool:
         """Mark "Try another" used on a 👎'd suggestion; True only for the one click that wins."""
-        table = suggestions_table
         with _storage(), self._write_lock, self.engine.begin() as conn:
-            result = conn.execute(
-                update(table)
-                .where(
-                    table.c.event_id == event_id,
-                    table.c.requester == requester,
-                    table.c.vote <= 0,
-                    table.c.retried.is_(False),
-                )
-                .values(retried=True)
-            )
-        return result.rowcount == 1
+            return conn.execute(_CLAIM_RETRY, {"claimed": event_id, "by": requester}).rowcount == 1
 
     def release_retry(self, event_id: str) -> None:
         """Undo a retry claim whose rank failed."""
