@@ -200,7 +200,9 @@ def test_long_lived_connections_are_spread_evenly_over_the_processes(tmp_path: P
     try:
         wait_healthy(process, port)
         for _ in range(64):  # opened together, as a load generator or a pool opens them
-            clients.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            # A generous timeout: on a busy machine the second process may start accepting seconds after
+            # the first answered /healthz, and until then its share waits in its socket's backlog.
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=60))
         for client in clients:
             client.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         for client in clients:

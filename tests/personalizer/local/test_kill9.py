@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,9 @@ import textwrap
 import time
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.db import create_database_engine
 from bot.personalizer.local import store
 from bot.personalizer.local.loop import open_learning_loop
 from bot.personalizer.local.settings import LoopSettings
@@ -48,12 +52,21 @@ def test_every_acknowledged_reward_survives_kill_9_and_is_learned_once(tmp_path)
     acknowledged: list[str] = []
     deadline = time.monotonic() + 60
     assert worker.stdout is not None
-    # Run through at least two model publications (1 s apart) so the kill can land mid-training.
-    started = time.monotonic()
-    while time.monotonic() < deadline and (len(acknowledged) < 300 or time.monotonic() - started < 2.5):
+    # Run past a published model and on through the next publications (1 s apart) so the kill can land
+    # mid-training; on a busy machine the first publication may come late, so it is watched for, not assumed.
+    watcher = create_database_engine(url)
+    started, trained_at = time.monotonic(), None
+    while time.monotonic() < deadline and (
+        len(acknowledged) < 300 or trained_at is None or time.monotonic() - trained_at < 1.5
+    ):
         line = worker.stdout.readline()
         assert line, "the worker stopped by itself"
         acknowledged.append(line.strip())
+        if trained_at is None and len(acknowledged) % 50 == 0 and time.monotonic() - started > 1:
+            with contextlib.suppress(SQLAlchemyError):  # the tables may not exist yet
+                model = store.latest_model(watcher)
+                trained_at = time.monotonic() if model is not None and model.learned_events > 0 else None
+    watcher.dispose()
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
 
