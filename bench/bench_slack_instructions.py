@@ -105,13 +105,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--build", action="append", required=True, help="a checkout of this repository")
+    parser.add_argument("--build", action="append", help="a checkout of this repository (default: this one)")
     parser.add_argument("--calls", type=int, default=50, help="requests of each kind, one at a time")
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--profile", type=Path, help="write a cProfile of the last build instead of counting")
     args = parser.parse_args()
     kinds = args.kinds.split(",")
-    builds = [Path(b).resolve() for b in args.build]
+    builds = [Path(b).resolve() for b in args.build or [REPO]]
     if args.profile:
         run(builds[-1], kinds, args.calls, args.profile)
         print(f"profile written to {args.profile}")
