@@ -17,6 +17,7 @@ import os
 import random
 import sys
 import tempfile
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +32,7 @@ USERS = 10
 UNVOTED = text(
     "SELECT event_id, requester FROM slack_suggestions WHERE vote IS NULL ORDER BY created_at LIMIT :n"
 )
+REWARD_WAIT = 5  # seconds, the shortest the learner allows
 HISTORY = 40  # slash commands before anything is counted: every user has a history, like bench_slack's
 
 
@@ -140,6 +142,7 @@ def main() -> None:
         "SLACK_API_URL": f"{fake.url}/api/",
         "DATABASE_URL": f"sqlite:///{Path(folder) / 'app.db'}",
         "LOG_LEVEL": "WARNING",
+        "PERSONALIZER_REWARD_WAIT_TIME": str(REWARD_WAIT),
     }
     web, services, stop = build_app(env)
     loop = asyncio.new_event_loop()
@@ -188,9 +191,15 @@ def main() -> None:
             )
         return out
 
-    # Warm-up: each user's history (and the suggestions to vote on), then one request of every kind.
+    # Warm-up: each user's history (and the suggestions to vote on), a model learned from it (ranks then
+    # predict with Vowpal Wabbit, as they do once the app has published its first model), then one request
+    # of every kind.
     for request, then in prepare("slash", HISTORY + ("vote" in kinds) * (calls + 1)):
         send(request, then)
+    time.sleep(REWARD_WAIT + 1)  # every event of the history ends its reward window unrewarded
+    learner = services.ranker.backend
+    learner.train_once()
+    learner.refresh()
     warm = (
         prepare("click", 1) + prepare("home", 1) + prepare("slash", 1) + (votes(1) if "vote" in kinds else [])
     )
