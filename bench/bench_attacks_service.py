@@ -3,7 +3,9 @@
 A bystander ranks and rewards the Personalizer quickstart's menu in a loop for the whole run; each attack runs beside it for a
 bounded time. Per attack: the attacker's answers by status, 5xx answers (attacker's and bystander's), the
 worst rank+reward latency the bystander saw during the attack, and the service's RSS before and after.
-Then kill -9s under load and, as root, a full disk: every reward answered 204 must be stored and learned once.
+Then kill -9s under load, and storage faults (service_faults.py): as root on SQLite a full disk and storage
+turning read-only, on PostgreSQL the database turning read-only. Every reward answered 204 must be stored and
+learned once.
 
     .venv/bin/python bench/bench_attacks_service.py                 # SQLite, about 2 minutes
     .venv/bin/python bench/bench_attacks_service.py --postgres postgresql://postgres@127.0.0.1:55432/pz_attacks
@@ -13,7 +15,6 @@ Loopback only; stops by itself.
 from __future__ import annotations
 
 import argparse
-import collections
 import http.client
 import os
 import subprocess
@@ -21,8 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,52 +29,13 @@ sys.path.insert(0, str(ROOT))
 
 import bench_service_kill as kill_bench  # noqa: E402
 import service_attacks  # noqa: E402
+import service_faults  # noqa: E402
 from bench_service_load import free_port  # noqa: E402
+from service_faults import Bystander, full_disk, postgres_read_only, read_only  # noqa: E402
 
 PREFIX = service_attacks.PREFIX
 HEADERS = service_attacks.HEADERS
 MB = 1024 * 1024
-
-
-@dataclass
-class Bystander:
-    """Rank+reward pairs in a loop; each pair's end time, latency and whether it failed with a 5xx."""
-
-    port: int
-    pairs: list[tuple[float, float, int]] = field(default_factory=list)
-    rewarded: dict[str, float] = field(default_factory=dict)
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        n = 0
-        while not self.stop.is_set():
-            n += 1
-            event_id = f"bystander-{uuid.uuid4().hex}"
-            started = time.monotonic()
-            try:
-                status = service_attacks.request(
-                    connection, "POST", "/rank", dict(kill_bench.RANK_BODY, eventId=event_id)
-                )
-                if status == 201:
-                    value = float(n % 2)
-                    status = service_attacks.request(
-                        connection, "POST", f"/events/{event_id}/reward", {"value": value}
-                    )
-                    if status == 204:
-                        self.rewarded[event_id] = value
-            except (OSError, http.client.HTTPException):
-                status = 599
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            self.pairs.append((time.monotonic(), time.monotonic() - started, status))
-            time.sleep(0.02)
-
-    def window(self, start: float, end: float) -> tuple[int, float, int]:
-        """Pairs, the worst latency and the 5xx count between two instants."""
-        seen = [p for p in self.pairs if start <= p[0] <= end + 30]
-        seen = [p for p in seen if p[0] - p[1] <= end]
-        return len(seen), max((p[1] for p in seen), default=0.0), sum(1 for p in seen if p[2] >= 500)
 
 
 def rss(pid: int) -> int:
@@ -83,67 +43,6 @@ def rss(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
-
-
-def _outcomes(counter: collections.Counter[int]) -> str:
-    names = {0: "closed", -1: "cut off"}
-    return ", ".join(f"{names.get(k, k)}: {v}" for k, v in sorted(counter.items()))
-
-
-def full_disk(seconds: float, started: list[subprocess.Popen[bytes]]) -> list[str] | None:
-    """As root: the service on a 48 MB tmpfs, filled to the last byte, then freed. Returns table rows."""
-    if os.geteuid() != 0:
-        return None
-    with tempfile.TemporaryDirectory() as tmp:
-        disk = Path(tmp) / "disk"
-        disk.mkdir()
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(disk)]).returncode:
-            return None
-        try:
-            database_url = f"sqlite:///{disk}/pz.db"
-            port = free_port()
-            process = kill_bench.start_service(database_url, port)
-            started.append(process)
-            bystander = Bystander(port)
-            thread = threading.Thread(target=bystander.run, daemon=True)
-            thread.start()
-            time.sleep(1)
-            started = time.monotonic()
-            with (disk / "filler").open("wb") as handle:
-                try:
-                    while True:
-                        handle.write(b"\0" * 65536)
-                        handle.flush()
-                except OSError:
-                    pass
-            time.sleep(seconds)
-            (disk / "filler").unlink()
-            freed = time.monotonic()
-            recovered = None
-            while time.monotonic() - freed < 30:
-                recent = [p for p in bystander.pairs if p[0] > freed + 0.1]
-                if recent and recent[-1][2] in (201, 204):
-                    recovered = recent[-1][0] - freed
-                    break
-                time.sleep(0.2)
-            time.sleep(2)
-            bystander.stop.set()
-            thread.join(timeout=30)
-            refused = collections.Counter(p[2] for p in bystander.pairs if started <= p[0] <= freed)
-            kill_bench.wait_learned(database_url, set(bystander.rewarded), timeout=60)
-            process.terminate()
-            process.wait(timeout=30)
-            report = kill_bench.verify(database_url, set(), bystander.rewarded)
-        finally:
-            subprocess.run(["umount", "-l", str(disk)], check=False)
-    recovery = f"in {recovered:.1f} s after space was freed" if recovered is not None else "NOT within 30 s"
-    return [
-        f"| full disk for {seconds:.0f} s (48 MB tmpfs) | bystander while full: {_outcomes(refused)} | "
-        f"recovered {recovery} | "
-        f"{report['rewards answered 204']} rewards answered 204: {report['204 rewards missing']} missing, "
-        f"{report['204 rewards not learned (or wrong value)']} not learned once; "
-        f"{report['events marked learned']} marked learned, {report['examples the model learned']} learned by the model |"
-    ]
 
 
 def main() -> None:
@@ -185,15 +84,13 @@ def run(args: argparse.Namespace, rows: list[str], started: list[subprocess.Pope
             after = rss(process.pid)
             attacker_5xx = sum(v for k, v in outcomes.items() if k >= 500)
             rows.append(
-                f"| {name} | {_outcomes(outcomes)} | {attacker_5xx + byst_5xx} | {pairs} | {worst * 1000:.0f} ms | "
+                f"| {name} | {service_faults.by_status(outcomes)} | {attacker_5xx + byst_5xx} | {pairs} | {worst * 1000:.0f} ms | "
                 f"{before / MB:.0f} → {after / MB:.0f} MB |"
             )
             print(rows[-1], flush=True)
         bystander.stop.set()
         thread.join(timeout=30)
-        health = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        health.request("GET", "/healthz")
-        healthz = health.getresponse().status
+        healthz = service_faults.healthz(port)
         kill_bench.wait_learned(database_url, set(bystander.rewarded), timeout=60)
         process.terminate()
         process.wait(timeout=30)
@@ -233,10 +130,13 @@ def run(args: argparse.Namespace, rows: list[str], started: list[subprocess.Pope
         f"missing, {killed['204 rewards not learned (or wrong value)']} not learned once; {killed['events marked learned']} "
         f"events marked learned, {killed['examples the model learned']} learned by the model."
     )
-    disk = None if args.postgres else full_disk(args.seconds, started)
-    if disk:
+    if args.postgres:
+        faults = postgres_read_only(args.postgres, args.seconds, started)
+    else:
+        faults = [*(full_disk(args.seconds, started) or []), *(read_only(args.seconds, started) or [])]
+    if faults:
         print("\n| fault | what the bystander got | recovery | rewards |\n|---|---|---|---|")
-        print("\n".join(disk))
+        print("\n".join(faults))
 
 
 if __name__ == "__main__":

@@ -7,13 +7,14 @@ Each attack class runs against `python app.py` (uvicorn + Starlette + Bolt, loca
 command every half second and times its reply at the fake response_url (capped at BYSTANDER_CAP). Reported
 per attack: the answers it got, how many were 5xx, the worst bystander latency, and the bot's RSS before
 and after. `--repo` runs another checkout's app.py (to compare two versions in one run). Bounded: about two
-minutes in all.
+and a half minutes in all.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import re
 import resource
 import signal
 import subprocess
@@ -28,24 +29,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-import requests
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests" / "support")]
 
 from slack_fakes import FakeSlack, RunningApp, app_environment, command_body, sign, start_app  # noqa: E402
 from slack_hostile import (  # noqa: E402
     BYSTANDER_CAP,
+    FORM,
     Bystander,
     Slowloris,
     hang_replies,
     healthz_seconds,
     hold_bodies,
+    post,
     rss_mb,
     send_chunked,
     unsigned,
 )
 
+DRIP = 0.3  # seconds between the bytes of a dripped answer: each within any socket timeout, 2 min in all
 FORGED = "\n2026-01-01 00:00:00,000 ERROR bot.forged: FORGED-LOG-LINE\n"
 
 
@@ -64,18 +66,6 @@ class Outcome:
     def server_errors(self) -> int:
         """Answers 500 and above."""
         return sum(n for s, n in self.statuses.items() if s.isdigit() and int(s) >= 500)
-
-
-def post(app: RunningApp, body: bytes, headers: dict[str, str]) -> str:
-    """POST /slack/events; the status as text, or the error's name."""
-    try:
-        return str(
-            requests.post(
-                f"{app.base_url}/slack/events", data=body, headers=headers, timeout=BYSTANDER_CAP
-            ).status_code
-        )
-    except requests.RequestException as exc:
-        return type(exc).__name__
 
 
 def attack_log_flood(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
@@ -103,6 +93,11 @@ def attack_malformed(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
             "application/x-www-form-urlencoded",
         ),
         (urlencode({"payload": '{"response_urls": "x"}'}), "application/x-www-form-urlencoded"),
+        (
+            urlencode({"payload": '{"type": "block_actions", "user": {"id": "U1"}, "actions": [{}]}'}),
+            "application/x-www-form-urlencoded",
+        ),
+        (urlencode({"command": "/whatsfordinner", "response_url": "http://127.0.0.1:9/x"}), FORM),
         ('{"type": "event_callback", "event": "x"}', "application/json"),
         ('{"type": "event_callback", "event": ' + deep + "}", "application/json"),
         (deep, "application/json"),
@@ -136,15 +131,34 @@ def attack_hanging_replies(app: RunningApp, fake: FakeSlack, out: Outcome) -> No
     out.note = "18 response_urls that never answer"
 
 
+def attack_dripping_replies(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
+    out.statuses.update(hang_replies(app, fake, "drip", 18, drip=DRIP))
+    time.sleep(6)  # the bystander keeps asking while the 18 answers drip
+    cuts = [c["seconds"] for i in range(18) for c in fake.cuts(f"respond/drip-{i}")]
+    out.note = f"the bot hung up on {len(cuts)} of 18 within 6 s" + (
+        f", at {max(cuts):.1f} s" if cuts else ""
+    )
+
+
+def attack_dripping_users_info(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
+    fake.drips["api/users.info/U5DRIPTZ"] = DRIP
+    menus_of(app, fake, out, "U5DRIPTZ", "")
+
+
 def attack_slow_users_info(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
     fake.delays["api/users.info/U5SLOWTZ"] = 10.0
-    name = "slow-tz"
+    menus_of(app, fake, out, "U5SLOWTZ", " (users.info answers in 10 s)")
+
+
+def menus_of(app: RunningApp, fake: FakeSlack, out: Outcome, user: str, why: str) -> None:
+    """`user` asks for the menus (which read users.info): when they arrive."""
+    name = f"menus-{user}"
     started = time.perf_counter()
-    body = command_body("", fake.response_url(name), user="U5SLOWTZ")
+    body = command_body("", fake.response_url(name), user=user)
     out.statuses[post(app, body.encode(), sign(body))] += 1
     try:
         at = fake.wait(lambda: fake.response_calls(name), 1, BYSTANDER_CAP, name)[0].at
-        out.note = f"that user's menus after {at - started:.1f} s (users.info answers in 10 s)"
+        out.note = f"that user's menus after {at - started:.1f} s{why}"
     except AssertionError:
         out.note = f"that user's menus: none within {BYSTANDER_CAP:g} s"
 
@@ -169,6 +183,10 @@ def attack_sigterm(app: RunningApp, fake: FakeSlack, out: Outcome) -> None:
     try:
         app.process.wait(timeout=30)
         out.note = f"exited {time.monotonic() - started:.1f} s after SIGTERM with 300 replies hanging"
+        logged = re.search(r"stopping with .*? replies in flight.*? (\d+) replies", app.log())
+        out.note += (
+            f"; logged {logged.group(1)} replies abandoned" if logged else "; logged nothing abandoned"
+        )
     except subprocess.TimeoutExpired:
         out.note = "still running 30 s after SIGTERM (killed)"
         app.process.kill()
@@ -183,11 +201,13 @@ def low_open_files() -> None:
 ATTACKS: list[tuple[str, Callable[[RunningApp, FakeSlack, Outcome], None], bool, bool]] = [
     ("unsigned 900 kB bodies with a forged log line ×20", attack_log_flood, False, True),
     ("non-integer X-Slack-Request-Timestamp ×30", attack_timestamps, False, True),
-    ("signed, malformed: 3,000-deep payload, wrong types ×21", attack_malformed, False, True),
+    ("signed, malformed: 3,000-deep payload, wrong types, no action_id ×27", attack_malformed, False, True),
     ("unsigned chunked 40 MB bodies ×6", attack_chunked, False, True),
     ("900 kB bodies held one byte short ×200", attack_held_bodies, False, True),
     ("hanging response_urls ×18", attack_hanging_replies, False, True),
     ("users.info answering in 10 s", attack_slow_users_info, False, True),
+    (f"response_urls dripping a byte every {DRIP:g} s ×18", attack_dripping_replies, False, True),
+    (f"users.info dripping a byte every {DRIP:g} s", attack_dripping_users_info, False, True),
     ("slowloris ×400, open-file limit 256", attack_slowloris, True, True),
     ("SIGTERM with 300 replies hanging", attack_sigterm, False, False),
 ]

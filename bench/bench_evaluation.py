@@ -2,7 +2,8 @@
 
 1. Logs N learned events of the seeded world (bench/evaluation_world.py) into a fresh SQLite database and
    evaluates them in the evaluation worker process (nice 15, bounded memory), as the service does: online,
-   baseline, random, 2 custom policies and the 8 discovered ones (10 learning policies). Wall time, the
+   baseline, random, 2 custom policies and the 8 discovered ones (the grid's nine less the loop's default
+   policy: 10 learning policies). Wall time, the
    worker's CPU time and its peak memory.
 2. Ranking while evaluations run: a rank+reward loop on the embedded learning loop (its own database, one
    thread) in alternating windows of --window seconds, quiet and with an evaluation running in a worker,
@@ -42,7 +43,7 @@ CUSTOM = [
 
 
 class _Loop:
-    settings = LoopSettings(policy="--cb_explore_adf -q CA --interactions CCA")  # not a point of the grid
+    settings = LoopSettings()  # the default policy: one of the grid's points, so eight are discovered
 
     def set_policy(self, arguments: str) -> None:
         raise AssertionError("the benchmark applies nothing")

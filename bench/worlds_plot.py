@@ -24,8 +24,11 @@ def plot_family(
     oracle: Sequence[np.ndarray],
     highlight: str,
     path: Path,
+    ceiling: Sequence[np.ndarray] | None = None,
+    ceiling_label: str = "",
 ) -> None:
-    """Draw the running average reward of each player (mean over seeds) and the oracle's, to `path`."""
+    """Draw the running average reward of each player (mean over seeds), the oracle's and (given) the
+    ceiling's, to `path`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,7 +40,10 @@ def plot_family(
         ax.plot(curve, label=name, linewidth=2.0 if name == highlight else 1.0)
     best = running_mean(np.mean(np.asarray(oracle), axis=0))
     ax.plot(best, label="best possible (oracle, expected)", color="black", linestyle=":")
-    ax.set_xlabel("step (fresh actions at every step; 0.1 s apart for the service)")
+    if ceiling is not None:
+        top = running_mean(np.mean(np.asarray(ceiling), axis=0))
+        ax.plot(top, label=ceiling_label, color="black", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("step (fresh actions at every step)")
     ax.set_ylabel(f"average reward over the last {WINDOW} steps")
     ax.set_ylim(0.3, 0.95)
     ax.set_title(f"{family} worlds: running average reward, mean of {len(oracle)} seeds")

@@ -27,6 +27,7 @@ WAL_TRUNCATE_BYTES = 64 * 1024 * 1024
 # every reward, until autovacuum next analyzed the table (about a minute into the load benchmark)
 # (tests/learner/test_postgres.py).
 POSTGRES_OPTIONS = "-c plan_cache_mode=force_custom_plan"
+READ_ONLY_TRANSACTION = "25006"  # PostgreSQL's SQLSTATE for a write in a read-only transaction
 
 
 def create_database_engine(url: str, *, autocheckpoint: bool = True, **kwargs: Any) -> Engine:
@@ -51,7 +52,18 @@ def create_database_engine(url: str, *, autocheckpoint: bool = True, **kwargs: A
         kwargs["connect_args"] = {"options": postgres_options(parsed), **kwargs.get("connect_args", {})}
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        event.listen(engine, "handle_error", _read_only_session_is_stale)
+    return engine
+
+
+def _read_only_session_is_stale(context: Any) -> None:
+    # A session that started read-only (on a standby after a failover, or while the database was set
+    # read-only) stays so: dropping the pool's connections lets the next ones find out whether the server
+    # takes writes again, instead of failing every write for as long as the pool keeps them.
+    if getattr(context.original_exception, "sqlstate", None) == READ_ONLY_TRANSACTION:
+        context.is_disconnect = True
 
 
 def postgres_options(url: URL) -> str:

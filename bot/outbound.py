@@ -1,6 +1,8 @@
 """Calls from the bot to Slack, each with a deadline, on capacity that one slow endpoint cannot exhaust.
 
-- Web API calls (users.info, chat.*, views.publish) time out after API_TIMEOUT, users.info after
+- Every deadline is for the whole call, wall clock, from the connection to the answer's last byte
+  (bot/outbound_deadline.py): an endpoint that drips its answer a byte at a time costs its deadline, no more.
+- Web API calls (users.info, chat.*, views.publish) end within API_TIMEOUT, users.info within
   USERS_INFO_TIMEOUT (it only preselects a menu), and none is retried: a chat.postMessage that timed out may
   still have been posted, and a retry would post it twice.
 - Replies to response_urls leave the listener thread at once: they are posted on a pool of their own
@@ -18,8 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from slack_sdk import WebClient
-from slack_sdk.webhook import WebhookClient
+from bot.outbound_deadline import DeadlineWebClient, DeadlineWebhookClient
 
 logger = logging.getLogger(__name__)
 API_TIMEOUT = 2  # seconds for any Web API call
@@ -29,12 +30,14 @@ REPLY_THREADS = 64  # replies in flight; each waits on a socket, costing a threa
 MAX_QUEUED_REPLIES = 2_000  # beyond this, replies are dropped (and logged) rather than kept in memory
 
 
-def build_web_client(token: str | None, base_url: str | None = None, timeout: int = API_TIMEOUT) -> WebClient:
-    """A WebClient whose calls give up after `timeout` seconds and are never retried."""
+def build_web_client(
+    token: str | None, base_url: str | None = None, timeout: int = API_TIMEOUT
+) -> DeadlineWebClient:
+    """A WebClient whose calls give up `timeout` seconds after they start, and are never retried."""
     args: dict[str, Any] = {"token": token, "timeout": timeout, "retry_handlers": []}
     if base_url:
         args["base_url"] = base_url
-    return WebClient(**args)
+    return DeadlineWebClient(**args)
 
 
 def wait_for(futures: list[Future[Any]], wait: float) -> None:
@@ -50,7 +53,7 @@ def wait_for(futures: list[Future[Any]], wait: float) -> None:
             pass
 
 
-class ListenerClient(WebClient):
+class ListenerClient(DeadlineWebClient):
     """The WebClient listeners are handed: API_TIMEOUT per call, users.info within USERS_INFO_TIMEOUT."""
 
     def __init__(self, token: str | None, base_url: str | None = None) -> None:
@@ -120,7 +123,7 @@ class Replies:
                 pass
         started = time.monotonic()
         try:
-            response = WebhookClient(url=url, timeout=self.timeout, retry_handlers=[]).send(**message)
+            response = DeadlineWebhookClient(url=url, timeout=self.timeout, retry_handlers=[]).send(**message)
         except Exception as exc:  # a timeout, a refused connection: the reply is lost, never sent twice
             logger.warning(
                 "a reply to a response_url failed after %.1f s: %s",

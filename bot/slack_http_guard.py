@@ -153,6 +153,14 @@ def envelope_problem(body: Any) -> str | None:
         value = body.get(key)
         if value is not None and not (isinstance(value, list) and all(isinstance(v, dict) for v in value)):
             return f"{key} is not a list of objects"
+    if body.get("type") in ("block_actions", "interactive_message") and "actions" in body:
+        # Bolt reads actions[0]["action_id"] to match a listener; Slack sends one action at least, with its ID.
+        if not body["actions"] or not all(isinstance(a.get("action_id"), str) for a in body["actions"]):
+            return "an action without an action_id"
+        if not isinstance(body.get("user"), dict) or not isinstance(body["user"].get("id"), str):
+            return "an action without a user ID"  # Slack names who clicked; the listeners answer them
+    if "command" in body and not (body.get("response_url") and body.get("user_id")):
+        return "a command without a response_url or a user_id"  # Slack sends both: whom to answer, where
     nested = [body["event"]] if isinstance(body.get("event"), dict) else []
     nested += body.get("authorizations") or []  # Bolt reads the first one as it reads the body
     for inner in nested:

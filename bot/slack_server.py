@@ -19,16 +19,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import Config
+from bot.http_connections import KEEP_ALIVE_TIMEOUT, RESERVED_FILES, guarded_protocol
 from bot.listener_pool import ListenerPool, stop_listeners
 from bot.listeners import register_listeners
-from bot.outbound import ListenerClient, Replies, build_web_client
+from bot.outbound import REPLY_THREADS, ListenerClient, Replies, build_web_client
 from bot.services import Services
-from bot.slack_connections import KEEP_ALIVE_TIMEOUT, connection_limit, guarded_protocol
 from bot.slack_http_guard import build_slack_endpoint
 from bot.startup import StartupError, slack_error
 
 logger = logging.getLogger(__name__)
 LISTENER_THREADS = 16  # listener work in flight; more only adds GIL contention on small hosts
+# Descriptors kept from client connections: the process's own, and a socket to Slack per calling thread.
+RESERVED_FILES_BOT = RESERVED_FILES + REPLY_THREADS + LISTENER_THREADS
 
 
 def serve_slack(config: Config, services: Services) -> int:
@@ -74,7 +76,7 @@ def serve_slack(config: Config, services: Services) -> int:
                 log_config=None,  # app.py configured logging once
                 access_log=False,  # a line per click costs more than the click; errors are still logged
                 backlog=2048,
-                http=guarded_protocol(connection_limit()),  # a header deadline and a connection limit
+                http=guarded_protocol(reserved_files=RESERVED_FILES_BOT),  # head deadline, connection cap
                 timeout_keep_alive=KEEP_ALIVE_TIMEOUT,
                 timeout_graceful_shutdown=3,  # acks take milliseconds; the listeners then get STOP_WAIT
             )

@@ -75,6 +75,14 @@ def test_slacks_own_payloads_have_no_problem() -> None:
         {"authorizations": [{"team_id": 5}]},
         {"user": 5},
         {"type": {"a": 1}},
+        {"type": "block_actions", "actions": []},
+        {"type": "block_actions", "actions": [{}]},
+        {"type": "block_actions", "actions": [{"action_id": "suggest"}, {"action_id": 5}]},
+        {"command": "/whatsfordinner", "text": "", "user_id": "U1"},
+        {"command": "/whatsfordinner", "response_url": ""},
+        {"command": "/whatsfordinner", "response_url": "https://x"},
+        {"type": "block_actions", "actions": [{"action_id": "suggest"}]},
+        {"type": "block_actions", "actions": [{"action_id": "suggest"}], "user": "U1"},
     ],
 )
 def test_a_field_bolt_reads_with_a_type_slack_never_sends_is_a_problem(body: object) -> None:

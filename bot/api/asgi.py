@@ -27,7 +27,6 @@ from bot.api.inbound import MAX_JSON_BYTES, OPEN_PATHS, KeyMiddleware
 from bot.api.openapi import every_version_spec, load_spec
 from bot.api.routes import AdminOperations
 from bot.api.versions import BY_NAME, PERSONALIZER, QUERY_VERSION, VERSIONS, Match
-from bot.personalizer.local import DEFAULT_POLICY
 
 # Evaluation and feature-importance operations: our operation names -> EvaluationRoutes' methods.
 EVALUATION_HANDLERS = {
@@ -58,7 +57,7 @@ def build_app(
     """
     if not key:
         raise ValueError("PERSONALIZER_KEY is required: the service never runs without a key")
-    admin = AdminOperations(loop, key, max_json_bytes, DEFAULT_POLICY)
+    admin = AdminOperations(loop, key, max_json_bytes)
     evaluation = EvaluationRoutes(loop, max_json_bytes, evaluations)
     dashboard = [] if evaluations is None else [build_dashboard(loop, evaluations, key)]
     handlers: dict[str, Handler] = {}

@@ -6,6 +6,7 @@ import math
 from datetime import UTC, date, datetime
 from typing import Any
 
+from bot.api.wire_config import policy_arguments_for_vw
 from bot.personalizer.local import (
     FAILED,
     SUCCEEDED,
@@ -13,11 +14,14 @@ from bot.personalizer.local import (
     Job,
     Series,
     estimate,
+    format_duration,
 )
 
 DEFAULT_INTERVAL_MINUTES = 5
 V1_STATUS = {"Running": "pending", SUCCEEDED: "completed", FAILED: "failed"}
-EMPTY_TIME = "0001-01-01T00:00:00"
+# Azure's recordings show a running evaluation's empty content as 0001-01-01T00:00:00, without an offset: not
+# an RFC 3339 date-time, which Microsoft's schema (format: date-time) asks for; the same instant in UTC is.
+EMPTY_TIME = "0001-01-01T00:00:00Z"
 
 
 def parse_time(value: Any, field: str) -> float:
@@ -40,7 +44,8 @@ def parse_time(value: Any, field: str) -> float:
 def format_time(epoch: float) -> str:
     """Personalizer's UTC date-time: 2022-09-20T00:00:00Z (fractions of a second when there are any)."""
     moment = datetime.fromtimestamp(epoch, tz=UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat, not strftime: %Y writes the year 462 as "462", which is no RFC 3339 date-time.
+    text = moment.replace(microsecond=0, tzinfo=None).isoformat()
     if moment.microsecond:
         text += f".{moment.microsecond:06d}"
     return text + "Z"
@@ -64,7 +69,9 @@ def parse_contract(body: Any) -> tuple[str, float, float, list[tuple[str, str]],
             isinstance(policy.get(k), str) for k in ("name", "arguments")
         ):
             raise ValueError(f"policies[{index}] must be an object with string name and arguments")
-        parsed.append((policy["name"], policy["arguments"]))
+        # Microsoft's own example evaluation carries --dsjson, an input-format flag the loop has no use for
+        # (it hands VW examples, not files): dropped here as PUT /configurations/policy drops it.
+        parsed.append((policy["name"], policy_arguments_for_vw(policy["arguments"])))
     discover = body.get("enableOfflineExperimentation", body.get("enablePolicyOptimization", False))
     if not isinstance(discover, bool):
         raise ValueError("enableOfflineExperimentation must be true or false")
@@ -107,18 +114,24 @@ def evaluation_2022(
     out["optimalPolicy"] = job.result["optimalPolicy"]
     values = []
     for policy in job.result["policies"]:
-        series = Series.from_dict(policy["series"])
-        points = [
-            {"timeStamp": format_time(at), **_reward(e)}
-            for at, e in series.points(interval_minutes * 60, rolling)
-            if (start is None or at >= start) and (end is None or at < end)
-        ]
-        item: dict[str, Any] = {"name": policy["name"], "slotId": "", "policySource": policy["source"]}
-        if policy["arguments"]:
-            item["arguments"] = policy["arguments"]
-        item["summary"] = _reward(estimate(series.total))
-        item["timeseries"] = {"data": points}
-        values.append(item)
+        # The overall result (slotId empty), then a multi-slot log's result per slot, as PolicyResult says.
+        for slot_id, data in [("", policy["series"]), *policy.get("slots", {}).items()]:
+            series = Series.from_dict(data)
+            points = [
+                {"timeStamp": format_time(at), **_reward(e)}
+                for at, e in series.points(interval_minutes * 60, rolling)
+                if (start is None or at >= start) and (end is None or at < end)
+            ]
+            item: dict[str, Any] = {
+                "name": policy["name"],
+                "slotId": slot_id,
+                "policySource": policy["source"],
+            }
+            if policy["arguments"]:
+                item["arguments"] = policy["arguments"]
+            item["summary"] = _reward(estimate(series.total))
+            item["timeseries"] = {"data": points}
+            values.append(item)
     out["content"] = {
         "startTime": format_time(job.start_time),
         "endTime": format_time(job.end_time),
@@ -181,16 +194,11 @@ def _v1_summary(at: float, sums: Any, window_seconds: int) -> dict[str, Any]:
         "ipsEstimatorNumerator": sums.weighted_reward,
         "ipsEstimatorDenominator": sums.count,
         "snipsEstimatorDenominator": sums.weight,
-        "aggregateTimeWindow": _timespan(window_seconds),
+        "aggregateTimeWindow": format_duration(window_seconds),
         "nonZeroProbability": sums.nonzero,
         "confidenceInterval": half,
         "sumOfSquares": sums.weighted_reward_sq,
     }
-
-
-def _timespan(seconds: int) -> str:
-    hours, rest = divmod(int(seconds), 3600)
-    return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def _finite(value: float | None) -> float:

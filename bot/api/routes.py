@@ -1,7 +1,7 @@
 """Configuration, policy, model and log operations of every API version (not the hot path).
 
-Each handler gets the request and the Match (its API version and path parameter): v1.0 writes durations as
-TimeSpans and imports raw models, later versions write ISO-8601 and import only signed archives.
+Each handler gets the request and the Match (its API version and path parameter): v1.0 imports raw models,
+later versions only signed archives.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from bot.api import signed_model, wire, wire_config, wire_logs
 from bot.api.inbound import read_body
 from bot.api.versions import Match
 from bot.personalizer.base import InvalidRequest
+from bot.personalizer.local import DEFAULT_POLICIES
 
 MAX_LOG_BYTES = 16 * 1024 * 1024
 
@@ -24,23 +25,22 @@ MAX_LOG_BYTES = 16 * 1024 * 1024
 class AdminOperations:
     """One method per operation, named as in versions.py; each reads the wire format and calls the loop."""
 
-    def __init__(self, loop: Any, key: str, max_json_bytes: int, default_policy: str) -> None:
+    def __init__(self, loop: Any, key: str, max_json_bytes: int) -> None:
         self.loop = loop
         self.admin = loop.admin
         self.key = key.encode()
         self.max_json_bytes = max_json_bytes
-        self.default_policy = default_policy
 
     async def _json(self, request: Request) -> Any:
         return wire.parse_json(await read_body(request.scope, request.receive, self.max_json_bytes))
 
     async def get_service(self, request: Request, found: Match) -> Response:
-        return JSONResponse(wire_config.settings_to_json(self.loop.settings, _timespans(found)))
+        return JSONResponse(wire_config.settings_to_json(self.loop.settings))
 
     async def put_service(self, request: Request, found: Match) -> Response:
         changes = wire_config.settings_changes_from_json(await self._json(request))
         await run_in_threadpool(_checked(self._apply_settings), changes)
-        return JSONResponse(wire_config.settings_to_json(self.loop.settings, _timespans(found)))
+        return JSONResponse(wire_config.settings_to_json(self.loop.settings))
 
     def _apply_settings(self, changes: dict[str, Any]) -> None:
         self.admin.update_settings(self.loop.settings.with_changes(**changes))
@@ -62,7 +62,10 @@ class AdminOperations:
         return JSONResponse(wire_config.policy_to_json(self.loop.settings, self._policy_name()))
 
     def _policy_name(self) -> str:
-        return "default" if self.loop.settings.policy == self.default_policy else "custom"
+        """The name of a policy set without one: "default" for what DELETE /configurations/policy restores."""
+        # That is the project's policy or Azure's, as PERSONALIZER_DEFAULT_POLICY says.
+        settings = self.loop.settings
+        return "default" if settings.policy == DEFAULT_POLICIES[settings.default_policy] else "custom"
 
     async def get_model(self, request: Request, found: Match) -> Response:
         data = await run_in_threadpool(self.admin.export_model)
@@ -119,10 +122,6 @@ class AdminOperations:
         )
         await self.loop.import_observations_async(observations)
         return Response(status_code=204)
-
-
-def _timespans(found: Match) -> bool:
-    return found.version.name == "v1.0"
 
 
 def _attachment(name: str) -> dict[str, str]:

@@ -9,19 +9,23 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import uvicorn
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.api.asgi import build_app
-from bot.api.connections import KEEP_ALIVE_TIMEOUT, GuardedHttpToolsProtocol, connection_cap
+from bot.http_connections import KEEP_ALIVE_TIMEOUT, GuardedHttpToolsProtocol, connection_cap
 from bot.personalizer.base import RankerUnavailable
 from bot.personalizer.local import LoopSettings, evaluations_for, open_learning_loop
 
 logger = logging.getLogger(__name__)
+EXIT_CONFIG = 2  # a setting is wrong (here DATABASE_URL): the bot's status for the same failure
 
 
 def run_personalizer(config: Any) -> None:
@@ -116,13 +120,20 @@ def serve_one(config: Any, sock: socket.socket | None = None, train: bool = True
 
 
 def open_or_exit(config: Any, **options: Any) -> Any:
-    """The learning loop on config.database_url, or SystemExit saying why the database cannot be used."""
+    """The learning loop on config.database_url, or one line naming DATABASE_URL (password hidden) on stderr
+    and exit status 2, a setting to fix, as the bot does, when the database cannot be opened or written."""
     try:
         return open_learning_loop(
             config.database_url, config.loop_settings, explicit=explicit_settings(config), **options
         )
-    except RankerUnavailable as exc:
-        raise SystemExit(f"DATABASE_URL: {exc}") from None
+    except (RankerUnavailable, SQLAlchemyError, OSError) as exc:
+        problem = str(exc) if isinstance(exc, RankerUnavailable) else f"cannot open the database: {exc}"
+        shown = make_url(config.database_url).render_as_string(hide_password=True)
+        first = next((line.strip() for line in problem.splitlines() if line.strip()), type(exc).__name__)
+        sys.stderr.write(
+            f"DATABASE_URL={shown!r}: {first}. Check the URL, the server, and that it may write.\n"
+        )
+        raise SystemExit(EXIT_CONFIG) from None
 
 
 def guarded_protocol() -> type[GuardedHttpToolsProtocol]:

@@ -1,7 +1,7 @@
 """Service configuration and policy on the wire, per API version: durations, extra fields, names as sent.
 
-v1.0's examples write durations as .NET TimeSpans (`"00:10:00"`), later versions as ISO-8601 (`"PT10M"`);
-both are read by every version, and each version answers in its own. The fields Azure added after v1.0
+Every version reads durations as ISO-8601 (`"PT10M"`) or as .NET TimeSpans (`"00:10:00"`, which older
+examples of v1.0 wrote), and answers ISO-8601, as every version's schema (`format: duration`) and examples say. The fields Azure added after v1.0
 (`modelRetrainDays`, `isAutoOptimizationEnabled`, ...) are kept in the loop's settings and returned.
 """
 
@@ -42,19 +42,6 @@ def parse_timespan(text: str) -> float | None:
     total = int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + int(seconds or 0)
     value = total + (float("0." + fraction) if fraction else 0.0)
     return -value if sign else value
-
-
-def format_timespan(seconds: float) -> str:
-    """A .NET TimeSpan as v1.0 writes it: `00:10:00`, `1.00:00:00`, `00:00:02.5000000`."""
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{hours:02d}:{minutes:02d}:{secs:02d}"
-    fraction = seconds - whole
-    if fraction > 1e-9:
-        text += f".{round(fraction * 10**7):07d}"
-    return f"{days}.{text}" if days else text
 
 
 def duration_seconds(value: Any, where: str, parse_iso: Any) -> float:
@@ -133,9 +120,9 @@ def text(value: Any, where: str) -> str:
     return value
 
 
-def settings_to_json(settings: Any, timespans: bool) -> dict[str, Any]:
-    """Personalizer's ServiceConfiguration: durations as TimeSpans (v1.0) or ISO-8601, every kept field."""
-    duration = format_timespan if timespans else format_duration
+def settings_to_json(settings: Any) -> dict[str, Any]:
+    """Personalizer's ServiceConfiguration: durations in ISO-8601, every kept field."""
+    duration = format_duration
     body: dict[str, Any] = {
         "rewardWaitTime": duration(settings.reward_wait_time),
         "defaultReward": settings.default_reward,

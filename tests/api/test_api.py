@@ -11,7 +11,7 @@ import requests
 
 from bot.api.asgi import build_app
 from bot.api.server import serving_in_thread
-from bot.personalizer.local import store
+from bot.personalizer.local import DEFAULT_POLICIES, store
 from bot.personalizer.local.loop import LearningLoop, open_learning_loop
 from bot.personalizer.local.settings import LoopSettings
 
@@ -207,14 +207,14 @@ def test_the_service_learns_a_preference_through_rank_and_reward(
 
 def test_service_configuration_put_is_applied_at_once_and_persisted(url: str, loop: LearningLoop) -> None:
     current = requests.get(url + "/configurations/service", headers=HEADERS, timeout=10).json()
-    assert current["modelExportFrequency"] == "00:00:01"  # v1.0 writes durations as its examples do
+    assert current["modelExportFrequency"] == "PT1S"  # ISO-8601, as v1.0's schema says
     changed = dict(current, learningMode="Apprentice", rewardWaitTime="PT30S", defaultReward=-0.5)
     response = requests.put(url + "/configurations/service", json=changed, headers=HEADERS, timeout=10)
     assert response.status_code == 200
     answered = response.json()
     assert answered.pop("lastConfigurationEditDate").endswith("Z")
     changed.pop("lastConfigurationEditDate", None)
-    assert answered == dict(changed, rewardWaitTime="00:00:30")
+    assert answered == changed
     ranked = rank(url)  # Apprentice: the baseline, the first action not excluded, with certainty
     assert ranked.json()["rewardActionId"] == "pasta"
     assert probabilities(ranked)["pasta"] == 1.0
@@ -236,6 +236,35 @@ def test_policy_put_checks_the_arguments_with_vw(url: str) -> None:
     assert got["name"] == "eps"  # the name sent, as Azure answers
     reset = requests.delete(url + "/configurations/policy", headers=HEADERS, timeout=10).json()
     assert reset["name"] == "default"
+
+
+@pytest.mark.parametrize("default_policy", ["project", "azure"])
+def test_the_default_policy_is_named_default_whichever_the_deployment_chose(
+    tmp_path: Path, clock: Clock, default_policy: str
+) -> None:
+    chosen, other = (
+        DEFAULT_POLICIES[default_policy],
+        DEFAULT_POLICIES[{"project": "azure", "azure": "project"}[default_policy]],
+    )
+    settings = LoopSettings(default_policy=default_policy, policy=chosen)
+    loop = open_learning_loop(f"sqlite:///{tmp_path}/named.db", settings, clock=clock, run_trainer=False)
+    try:
+        with serving_in_thread(build_app(loop, KEY)) as base:
+            policy_url = base + BASE + "/configurations/policy"
+            assert requests.get(policy_url, headers=HEADERS, timeout=10).json() == {
+                "name": "default",
+                "arguments": chosen,
+            }
+            unnamed = {
+                "arguments": other
+            }  # the other default, sent without a name, is not this one's default
+            assert (
+                requests.put(policy_url, json=unnamed, headers=HEADERS, timeout=10).json()["name"] == "custom"
+            )
+            reset = requests.delete(policy_url, headers=HEADERS, timeout=10).json()
+            assert reset == {"name": "default", "arguments": chosen}
+    finally:
+        loop.close()
 
 
 def test_model_export_reset_and_import(url: str, loop: LearningLoop, clock: Clock) -> None:

@@ -316,23 +316,24 @@ def test_unavailable_loop_is_503_and_a_bug_is_500(url: str, stub: StubLoop) -> N
 def test_service_configuration_round_trips_iso_durations(url: str, stub: StubLoop) -> None:
     headers = {"Ocp-Apim-Subscription-Key": KEY}
     current = requests.get(url + "/configurations/service", headers=headers, timeout=5).json()
-    assert current == {  # v1.0 writes durations as .NET TimeSpans, as its examples do
-        "rewardWaitTime": "00:10:00",
+    assert current == {  # ISO-8601 durations, as v1.0's schema (format: duration) says
+        "rewardWaitTime": "PT10M",
         "defaultReward": 0.0,
         "rewardAggregation": "earliest",
         "explorationPercentage": 0.2,
-        "modelExportFrequency": "00:00:30",
+        "modelExportFrequency": "PT30S",
         "logRetentionDays": 90,
         "learningMode": "Online",
         "isAutoOptimizationEnabled": False,
-        "autoOptimizationFrequency": "7.00:00:00",
+        "autoOptimizationFrequency": "P7D",
         "modelRetrainDays": 0,
         "isInferenceExplainabilityEnabled": False,
     }
-    wanted = dict(current, rewardWaitTime="PT1M", modelExportFrequency="PT5S", rewardAggregation="Sum")
+    # A TimeSpan, as older v1.0 examples wrote durations, is read and answered in ISO-8601.
+    wanted = dict(current, rewardWaitTime="00:01:00", modelExportFrequency="PT5S", rewardAggregation="Sum")
     response = requests.put(url + "/configurations/service", json=wanted, headers=headers, timeout=5)
     assert response.status_code == 200
-    assert response.json()["rewardWaitTime"] == "00:01:00"
+    assert response.json()["rewardWaitTime"] == "PT1M"
     assert response.json()["rewardAggregation"] == "sum"
     assert stub.settings.reward_wait_time == 60.0
     assert stub.settings.model_export_frequency == 5.0

@@ -48,8 +48,8 @@ def test_a_running_evaluation_looks_like_azures_first_answer() -> None:
         "status": "Running",
         "evaluationType": "Manual",
         "content": {
-            "startTime": "0001-01-01T00:00:00",
-            "endTime": "0001-01-01T00:00:00",
+            "startTime": "0001-01-01T00:00:00Z",  # Azure: no Z, which is no RFC 3339 date-time
+            "endTime": "0001-01-01T00:00:00Z",
             "intervalInMinutes": 0,
             "value": [],
         },
@@ -146,7 +146,7 @@ def test_v1_summaries_carry_the_ips_and_snips_sums() -> None:
     assert total["nonZeroProbability"] == 2
     assert total["confidenceInterval"] == pytest.approx(1.959964 * (1.0 / 4) ** 0.5, abs=1e-5)  # variance 1
     assert [s["ipsEstimatorDenominator"] for s in policy["summary"]] == [2, 2]  # two 5-minute intervals
-    assert policy["summary"][0]["aggregateTimeWindow"] == "00:05:00"
+    assert policy["summary"][0]["aggregateTimeWindow"] == "PT5M"  # v1.0's schema: format duration
     assert wire.evaluation_v1(job(RUNNING))["status"] == "pending"
 
 
@@ -181,3 +181,30 @@ def test_bad_times_and_bodies_name_the_field() -> None:
                 "enableOfflineExperimentation": "yes",
             }
         )
+
+
+@pytest.mark.parametrize(
+    "text", ["0462-07-06T09:14:42Z", "0001-01-01T00:00:00Z", "2022-09-20T00:00:00.250000Z"]
+)
+def test_times_are_written_as_rfc_3339_whatever_the_year(text: str) -> None:
+    assert wire.format_time(wire.parse_time(text, "startTime")) == text
+
+
+def test_microsofts_example_evaluation_is_read_without_its_input_format_flag() -> None:
+    # stable/v1.0/examples/Evaluations_Create.json: its one candidate policy carries --dsjson
+    arguments = "--cb_explore_adf --epsilon 0.2 --dsjson --cb_type ips -l 0.5 --l1 1E-07 --power_t 0.5"
+    body = {
+        "enableOfflineExperimentation": True,
+        "name": "myFirstEvaluation",
+        "startTime": "2018-12-19T00:00:00Z",
+        "endTime": "2019-01-19T00:00:00Z",
+        "policies": [{"name": "Custom Learning settings 1", "arguments": arguments}],
+    }
+    _, _, _, policies, discover = wire.parse_contract(body)
+    assert policies == [
+        (
+            "Custom Learning settings 1",
+            "--cb_explore_adf --epsilon 0.2 --cb_type ips -l 0.5 --l1 1E-07 --power_t 0.5",
+        )
+    ]
+    assert discover is True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,10 +37,11 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def loop(tmp_path: Path, clock: Clock) -> Iterator[LearningLoop]:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def loop(request: pytest.FixtureRequest, fresh_database: Any, clock: Clock) -> Iterator[LearningLoop]:
+    """The loop on SQLite, and on PostgreSQL (TEST_DATABASE_URL), whose event log is written another way."""
     learning_loop = open_learning_loop(
-        f"sqlite:///{tmp_path}/loop.db", LoopSettings(reward_wait_time=60.0), clock=clock, run_trainer=False
+        fresh_database(request.param), LoopSettings(reward_wait_time=60.0), clock=clock, run_trainer=False
     )
     yield learning_loop
     learning_loop.close()

@@ -88,7 +88,7 @@ def test_configuration_survives_a_restart_unless_the_environment_sets_it(tmp_pat
     try:
         wait_healthy(process, port)
         current = requests.get(url, headers=HEADERS, timeout=10).json()
-        assert current["rewardWaitTime"] == "00:02:00"  # v1.0 answers TimeSpans, as its examples do
+        assert current["rewardWaitTime"] == "PT2M"
         changed = dict(current, rewardWaitTime="PT5M", explorationPercentage=0.05)
         assert requests.put(url, json=changed, headers=HEADERS, timeout=10).status_code == 200
     finally:
@@ -101,7 +101,7 @@ def test_configuration_survives_a_restart_unless_the_environment_sets_it(tmp_pat
         wait_healthy(process, port)
         after = requests.get(url, headers=HEADERS, timeout=10).json()
         assert after["explorationPercentage"] == 0.05  # the PUT was kept
-        assert after["rewardWaitTime"] == "00:02:00"  # the environment names this one: it wins
+        assert after["rewardWaitTime"] == "PT2M"  # the environment names this one: it wins
     finally:
         stop(process)
 

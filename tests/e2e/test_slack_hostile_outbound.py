@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slack_fakes import FakeSlack, RunningApp, app_environment, start_app
+from slack_fakes import DRIP_BYTES, FakeSlack, RunningApp, app_environment, start_app
 from slack_hostile import bystander_seconds, hang_replies
 
 HANGING = 18  # more than the listener threads the bot had
@@ -48,6 +48,37 @@ def test_hanging_response_urls_do_not_hold_another_users_reply(
     assert bot.healthy()
     time.sleep(4)  # long enough for a retry to arrive, were there one: it would post the same reply twice
     assert all(fake_slack.held(f"respond/{name}") == 1 for name in names)
+
+
+def test_dripping_response_urls_cost_their_deadline_and_hold_no_other_users_reply(
+    bot: RunningApp, fake_slack: FakeSlack
+) -> None:
+    """18 response_urls answer at once, then a byte every 0.3 s (two minutes for the whole answer)."""
+    assert set(hang_replies(bot, fake_slack, "drip", HANGING, drip=0.3)) == {"200"}
+    names = [f"drip-{i}" for i in range(HANGING)]
+    fake_slack.wait(lambda: [n for n in names if fake_slack.held(f"respond/{n}")], HANGING, 10.0, "drips")
+    assert bystander_seconds(bot, fake_slack, "bystander-drip") < 3
+    cuts = fake_slack.wait(
+        lambda: [c for n in names for c in fake_slack.cuts(f"respond/{n}")], HANGING, 10.0, "hang-ups"
+    )
+    assert all(cut["sent"] < DRIP_BYTES for cut in cuts)  # the bot hung up, the answer unfinished
+    # Each reply gave up at its deadline (REPLY_TIMEOUT, 2 s), as the bot logs it: never later.
+    waits = [float(s) for s in re.findall(r"a reply to a response_url failed after ([\d.]+) s", bot.log())]
+    assert len(waits) >= HANGING and max(waits) < 2.5, waits
+    assert bystander_seconds(bot, fake_slack, "bystander-drip-2", user="U9OTHER") < 3
+    assert all(fake_slack.held(f"respond/{name}") == 1 for name in names)  # none retried
+
+
+def test_a_dripping_users_info_delays_neither_that_users_menus_nor_anyone_else(
+    bot: RunningApp, fake_slack: FakeSlack
+) -> None:
+    fake_slack.drips["api/users.info/U5DRIPTZ"] = 0.3
+    started = time.perf_counter()
+    assert bot.command("", fake_slack.response_url("drip-tz"), user="U5DRIPTZ").status_code == 200
+    assert bystander_seconds(bot, fake_slack, "bystander-drip-tz") < 3
+    menus = fake_slack.wait(lambda: fake_slack.response_calls("drip-tz"), 1, 15.0, "menus")[0]
+    assert menus.at - started < 3
+    assert "blocks" in menus.body
 
 
 def test_a_slow_users_info_delays_neither_that_users_menus_nor_anyone_else(

@@ -30,13 +30,15 @@ SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-token"
 _message_counter = itertools.count()
 REVOKED_TOKEN = "xoxb-revoked-token"  # auth.test refuses this one
+DRIP_BYTES = 400  # the length of a dripped answer
 
 
 @dataclass
 class Call:
     """One request that reached the fake: a Web API method or a response_url post."""
 
-    kind: str  # "api" or "respond"; "held" for an arrival the fake delays (name "respond/<name>")
+    kind: str  # "api" or "respond"; "held" for an arrival the fake delays or drips (name "respond/<name>");
+    # "cut" for a dripping answer the client hung up on
     name: str  # API method (users.info) or response_url name
     body: dict[str, Any]
     at: float = field(default_factory=time.perf_counter)
@@ -52,6 +54,9 @@ class FakeSlack:
         # Seconds to wait before answering, by "respond/<name>", "api/<method>" or "api/users.info/<user>":
         # a slow or hanging Slack endpoint. Released at once when the fake stops.
         self.delays: dict[str, float] = {}
+        # Seconds between bytes, by the same keys: the answer's headers at once, then its body (DRIP_BYTES)
+        # a byte at a time. Each byte comes well within any socket timeout; the whole takes minutes.
+        self.drips: dict[str, float] = {}
         self._released = threading.Event()
         self._changed = threading.Condition()
         fake = self
@@ -65,6 +70,9 @@ class FakeSlack:
                 if self.headers.get("Authorization"):
                     body["_authorization"] = self.headers["Authorization"]
                 kind, _, name = self.path.strip("/").partition("/")
+                if interval := fake._delay(kind, name, body, fake.drips):
+                    fake._drip(self, kind, name, body, interval)
+                    return
                 if delay := fake._delay(kind, name, body):
                     fake._record(Call("held", f"{kind}/{name}", body))  # arrived; answered only later
                     if fake._released.wait(delay):
@@ -154,9 +162,43 @@ class FakeSlack:
             self._by_name.setdefault((call.kind, call.name), []).append(call)
             self._changed.notify_all()
 
-    def _delay(self, kind: str, name: str, body: dict[str, Any]) -> float:
+    def _delay(
+        self, kind: str, name: str, body: dict[str, Any], table: dict[str, float] | None = None
+    ) -> float:
         keys = [f"{kind}/{name}", f"{kind}/{name}/{body.get('user', '')}"]
-        return max((self.delays.get(key, 0.0) for key in keys), default=0.0)
+        table = self.delays if table is None else table
+        return max((table.get(key, 0.0) for key in keys), default=0.0)
+
+    def _drip(
+        self, handler: BaseHTTPRequestHandler, kind: str, name: str, body: dict[str, Any], every: float
+    ) -> None:
+        """Answer 200 with a DRIP_BYTES body, a byte every `every` s; record "cut" if the client hangs up."""
+        arrived = time.perf_counter()
+        self._record(Call("held", f"{kind}/{name}", body))
+        reply = json.dumps({**self._reply(kind, name, body), "pad": ""}).encode()
+        data = reply[:-2] + b" " * (DRIP_BYTES - len(reply)) + reply[-2:]
+        sent = 0
+        try:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.flush()
+            for sent in range(len(data)):
+                handler.wfile.write(data[sent : sent + 1])
+                handler.wfile.flush()
+                if self._released.wait(every):
+                    return
+        except (BrokenPipeError, ConnectionResetError):
+            cut = {"seconds": time.perf_counter() - arrived, "sent": sent}
+            self._record(Call("cut", f"{kind}/{name}", cut))
+            return
+        self._record(Call("api" if kind == "api" else "respond", name, body))
+
+    def cuts(self, path: str) -> list[dict[str, Any]]:
+        """The dripping answers for "respond/<name>" or "api/<method>" the client hung up on: when, how far."""
+        with self._changed:
+            return [c.body for c in self._by_name.get(("cut", path), [])]
 
     def _reply(self, kind: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         if kind != "api":

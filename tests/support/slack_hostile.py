@@ -23,12 +23,20 @@ def unsigned(timestamp: str = "", signature: str = "v0=" + "0" * 64) -> dict[str
     return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature, "Content-Type": FORM}
 
 
-def hang_replies(app: RunningApp, fake: FakeSlack, prefix: str, count: int, hang: float = 60.0) -> list[str]:
-    """`count` users' slash commands, sent 8 at a time, whose response_urls hang; the answers' statuses."""
+def hang_replies(
+    app: RunningApp, fake: FakeSlack, prefix: str, count: int, hang: float = 60.0, drip: float = 0.0
+) -> list[str]:
+    """`count` users' slash commands, sent 8 at a time, whose response_urls hang; the answers' statuses.
+
+    With `drip`, the response_urls answer at once but send their body a byte every `drip` seconds.
+    """
 
     def send(i: int) -> str:
         name = f"{prefix}-{i}"
-        fake.delays[f"respond/{name}"] = hang
+        if drip:
+            fake.drips[f"respond/{name}"] = drip
+        else:
+            fake.delays[f"respond/{name}"] = hang
         body = command_body("salty night", fake.response_url(name), user=f"U{prefix.upper()}{i}")
         try:
             url = f"{app.base_url}/slack/events"
@@ -38,6 +46,15 @@ def hang_replies(app: RunningApp, fake: FakeSlack, prefix: str, count: int, hang
 
     with ThreadPoolExecutor(8) as clients:
         return list(clients.map(send, range(count)))
+
+
+def post(app: RunningApp, body: bytes, headers: dict[str, str]) -> str:
+    """POST /slack/events; the status as text, or the error's name."""
+    try:
+        url = f"{app.base_url}/slack/events"
+        return str(requests.post(url, data=body, headers=headers, timeout=BYSTANDER_CAP).status_code)
+    except requests.RequestException as exc:
+        return type(exc).__name__
 
 
 def rss_mb(pid: int) -> float:

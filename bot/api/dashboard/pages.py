@@ -170,9 +170,17 @@ class _Pages:
             job = await run_in_threadpool(self.evaluations.get, EVALUATION, request.path_params["id"])
         except EvaluationNotFound:
             return HTMLResponse("No such evaluation.", status_code=404)
-        policies, lines = [], []
+        policies, lines, slots = [], [], []
         if job.result is not None and "policies" in job.result:
             for policy in job.result["policies"]:
+                for slot_id, data in policy.get("slots", {}).items():  # a multi-slot log's per-slot results
+                    slots.append(
+                        {
+                            "name": policy["name"],
+                            "slot": slot_id,
+                            "estimate": estimate(Series.from_dict(data).total),
+                        }
+                    )
                 series = Series.from_dict(policy["series"])
                 policies.append(
                     {
@@ -188,7 +196,8 @@ class _Pages:
         chart = line_chart("Expected reward by policy", lines, "expected reward") if lines else ""
         return self._render(
             "evaluation.html", request, title=job.name, current="/evaluations", job=job, policies=policies,
-            chart=chart, decision=(job.result or {}).get("decision"), refresh=2 if job.status == RUNNING else None,
+            slots=slots, chart=chart, decision=(job.result or {}).get("decision"),
+            refresh=2 if job.status == RUNNING else None,
         )  # fmt: skip
 
     async def evaluation_apply(self, request: Request) -> Response:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from bot.personalizer.base import InvalidRequest
 from bot.personalizer.local import store
 from bot.personalizer.local.model_file import checked_model, with_trailer
-from bot.personalizer.local.policy import Policy, check_policy, effective_arguments
+from bot.personalizer.local.policy import Policy, check_policy, effective_arguments, is_multislot
 from bot.personalizer.local.serving import Serving
 from bot.personalizer.local.settings import DEFAULT_POLICIES, LoopSettings, settings_to_dict
 
@@ -81,6 +81,11 @@ class Admin:
             raise
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from None
+        if settings.auto_optimization_enabled and is_multislot(settings.policy):
+            raise InvalidRequest(  # Personalizer's own refusal: its discovery compared single-slot policies
+                "Auto-optimization is not compatible with multi-slot personalization.",
+                "ProblemTypeIncompatibleWithAutoOptimization",
+            )
         now = self._clock()
         settings = dataclasses.replace(settings, last_configuration_edit_date=now)
         store.save_settings(self._engine, settings_to_dict(settings), now)

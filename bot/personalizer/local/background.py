@@ -89,8 +89,10 @@ class Background:
                 frequency = self._serving.settings.model_export_frequency
                 if self._trains and self._clock() - self._last_training >= frequency:
                     self.train_once()
-            except DBAPIError as exc:  # down, full or read-only: reported, and tried again next round
-                self._health.failed("trainer", f"the training round failed: {exc.orig}")
+            except (DBAPIError, OSError) as exc:  # down, full or read-only: reported, tried again next round
+                # OSError: SQLite's trainer lock file beside the database cannot be created on such storage.
+                cause = exc.orig if isinstance(exc, DBAPIError) else exc
+                self._health.failed("trainer", f"the training round failed: {cause}")
             else:
                 self._health.recovered("trainer")
 

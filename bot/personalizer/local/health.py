@@ -90,7 +90,7 @@ class Supervised:
         while not self._stop.is_set():
             try:
                 self._target()
-            except Exception as exc:  # a supervisor outlives whatever its target raised
+            except BaseException as exc:  # a supervisor outlives whatever its target raised; `stop` ends it
                 logger.exception("the %s thread failed; restarting it", self.name)
                 self._health.failed(self.name, f"restarting after {type(exc).__name__}")
             else:

@@ -185,3 +185,66 @@ def test_applying_an_evaluated_policy_sets_it_and_reference_points_are_refused(e
         evaluations.apply("p", "baseline1")
     with pytest.raises(ValueError, match="no policy named"):
         evaluations.apply("p", "nobody")
+
+
+def test_a_candidate_sees_the_actions_ids_only_if_its_policy_asks_for_them(engine) -> None:
+    # Two featureless dishes drawn uniformly; only pasta is ever liked: only the dish's ID tells them apart.
+    world = [("pasta", 1.0) if i % 4 < 2 else ("ramen", 0.0) for i in range(800)]
+    rows = [
+        {
+            "event_id": f"i{index:04d}",
+            "ranked_at": 1000.0 + index,
+            "deadline": 5000.0,
+            "context": json.dumps([{"user": "ana"}]),
+            "actions": json.dumps([{"id": "ramen", "features": []}, {"id": "pasta", "features": []}]),
+            "excluded": "[]",
+            "chosen_id": chosen,
+            "probability": 0.5,
+            "mode": "Online",
+            "baseline_id": "ramen",
+            "deferred": False,
+            "reward_sum": reward,
+            "reward_count": 1,
+            "state": store.LEARNED,
+            "learned_value": reward,
+        }
+        for index, (chosen, reward) in enumerate(world)
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(store.events), rows)
+    evaluations = Evaluations(engine, FixedLoop(), in_process=True)
+    blind, sighted = "--cb_explore_adf -q CA", "--cb_explore_adf -q CA --action_id_feature"
+    evaluations.submit_evaluation("ids", "ids", 0.0, 5000.0, [("blind", blind), ("sighted", sighted)], False)
+    evaluations.run_pending()
+    result = summaries(evaluations.get(EVALUATION, "ids"))
+    assert result["blind"][1].high < 0.6  # it cannot tell pasta from ramen: about the log's 0.5
+    assert result["sighted"][1].low > 0.7  # pasta, learned by its ID (exploration 0.2 keeps 0.1 on ramen)
+
+
+def test_a_multislot_record_it_cannot_read_is_skipped_not_fatal(engine) -> None:
+    row = {
+        "event_id": "broken",
+        "ranked_at": 1000.0,
+        "deadline": 2000.0,
+        "context": json.dumps([{"user": "ana"}]),
+        "actions": json.dumps([{"id": "pasta", "features": []}, {"id": "ramen", "features": []}]),
+        "excluded": "[]",
+        "chosen_id": "pasta",
+        "probability": 0.5,
+        "mode": "Online",
+        "baseline_id": "pasta",
+        "deferred": False,
+        "reward_sum": 1.0,
+        "reward_count": 1,
+        "state": store.LEARNED,
+        "learned_value": 1.0,
+        "slots": json.dumps([{"id": "top", "chosen": 0}]),  # no probability, no open positions
+    }
+    with engine.begin() as conn:
+        conn.execute(insert(store.events), [row, {**row, "event_id": "fine", "slots": None}])
+    evaluations = Evaluations(engine, FixedLoop(), in_process=True)
+    evaluations.submit_evaluation("b", "broken", 0.0, 5000.0, [], False)
+    evaluations.run_pending()
+    job = evaluations.get(EVALUATION, "b")
+    assert job.status == SUCCEEDED, job.message
+    assert summaries(job)["online"][1].count == 1

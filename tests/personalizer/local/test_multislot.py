@@ -265,3 +265,25 @@ def test_apprentice_and_logging_only_answer_each_slots_baseline(loop, clock, mod
     assert learned == (
         10 if mode == "Apprentice" else 0
     )  # Apprentice learns to imitate; LoggingOnly only logs
+
+
+def test_auto_optimization_and_multi_slot_exclude_each_other_as_in_personalizer(database_url, clock):
+    """Personalizer refused the pair (ProblemTypeIncompatibleWithAutoOptimization); Microsoft's SDK tests
+    turn auto-optimization off before switching a loop to multi-slot. Whichever comes second is refused and
+    the configuration stays as it was."""
+    settings = LoopSettings(reward_wait_time=WAIT, model_export_frequency=1.0, auto_optimization_enabled=True)
+    loop = open_learning_loop(database_url, settings, clock=clock, run_trainer=False)
+    try:
+        policy = loop.settings.policy
+        with pytest.raises(InvalidRequest) as refused:
+            loop.admin.set_policy(MICROSOFT_MULTISLOT)
+        assert refused.value.code == "ProblemTypeIncompatibleWithAutoOptimization"
+        assert loop.settings.policy == policy
+        loop.admin.update_settings(loop.settings.with_changes(auto_optimization_enabled=False))
+        loop.admin.set_policy(MICROSOFT_MULTISLOT)
+        with pytest.raises(InvalidRequest) as refused:
+            loop.admin.update_settings(loop.settings.with_changes(auto_optimization_enabled=True))
+        assert refused.value.code == "ProblemTypeIncompatibleWithAutoOptimization"
+        assert not loop.settings.auto_optimization_enabled and loop.settings.policy == MICROSOFT_MULTISLOT
+    finally:
+        loop.close()

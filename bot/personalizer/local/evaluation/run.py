@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -14,7 +16,16 @@ from bot.personalizer.local.evaluation.discovery import discovered
 from bot.personalizer.local.evaluation.importance import MAX_EVENTS, score_features
 from bot.personalizer.local.evaluation.logs import count_events, read_events, recent_start
 from bot.personalizer.local.evaluation.offpolicy import estimate
-from bot.personalizer.local.evaluation.replay import BASELINE, CUSTOM, ONLINE, RANDOM, Candidate, replay
+from bot.personalizer.local.evaluation.replay import (
+    BASELINE,
+    CUSTOM,
+    ONLINE,
+    RANDOM,
+    Candidate,
+    multislot_arguments,
+    replay_slots,
+)
+from bot.personalizer.local.policy import is_multislot
 
 logger = logging.getLogger(__name__)
 REPORT_EVERY = 1.0  # seconds between progress reports
@@ -56,33 +67,50 @@ def candidates_for(job: jobs.Job) -> list[Candidate]:
     custom = [Candidate(p["name"], CUSTOM, p["arguments"]) for p in request.get("policies", [])]
     out += custom
     if request.get("discover"):
-        out += discovered(request["online_policy"], [c.arguments for c in custom])
+        found = discovered(request["online_policy"], [c.arguments for c in custom])
+        if is_multislot(request["online_policy"]):  # a multi-slot loop applies only CCB policies
+            found = [dataclasses.replace(c, arguments=multislot_arguments(c.arguments)) for c in found]
+        out += found
     return out
 
 
 def _evaluate(engine: Engine, job: jobs.Job, progress: Callable[[float], None]) -> dict[str, object]:
     total = max(1, count_events(engine, job.start_time, job.end_time))
     candidates = candidates_for(job)
-    events = read_events(engine, job.start_time, job.end_time)
-    series = replay(
+    events = read_events(engine, job.start_time, job.end_time, **_rewards(job))
+    played = replay_slots(
         events, candidates, float(job.request["exploration"]), progress=lambda n: progress(n / total)
     )
-    estimates = [(c.name, c.source, estimate(s.total)) for c, s in zip(candidates, series, strict=True)]
+    estimates = [(c.name, c.source, estimate(p.total.total)) for c, p in zip(candidates, played, strict=True)]
     decision = decide(estimates)
     return {
-        "events": series[0].total.count if series else 0,
+        "events": played[0].total.total.count if played else 0,
         "optimalPolicy": decision.policy_name,
         "reason": decision.reason,
         "policies": [
-            {"name": c.name, "source": c.source, "arguments": c.arguments, "series": s.to_dict()}
-            for c, s in zip(candidates, series, strict=True)
+            {
+                "name": c.name,
+                "source": c.source,
+                "arguments": c.arguments,
+                "series": p.total.to_dict(),
+                **({"slots": {k: s.to_dict() for k, s in p.slots.items()}} if p.slots else {}),
+            }
+            for c, p in zip(candidates, played, strict=True)
         ],
+    }
+
+
+def _rewards(job: jobs.Job) -> dict[str, Any]:
+    """How slot rewards are read: the loop's aggregation and default reward when the job was submitted."""
+    return {
+        "aggregation": str(job.request.get("aggregation", "earliest")),
+        "default_reward": float(job.request.get("default_reward", 0.0)),
     }
 
 
 def _importances(engine: Engine, job: jobs.Job, progress: Callable[[float], None]) -> dict[str, object]:
     since = recent_start(engine, job.start_time, job.end_time, MAX_EVENTS)
-    events = list(read_events(engine, since, job.end_time))
+    events = list(read_events(engine, since, job.end_time, **_rewards(job)))
     scores = score_features(
         events, job.request["online_policy"], float(job.request["exploration"]), progress=progress
     )

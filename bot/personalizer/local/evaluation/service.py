@@ -93,6 +93,8 @@ class Evaluations:
             "discover": bool(discover),
             "online_policy": settings.policy,
             "exploration": settings.exploration_percentage,
+            "aggregation": getattr(settings, "reward_aggregation", "earliest"),
+            "default_reward": getattr(settings, "default_reward", 0.0),
         }
         return self._submit(jobs.EVALUATION, job_id, name, start, end, request, evaluation_type)
 

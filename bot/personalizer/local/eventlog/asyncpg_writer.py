@@ -25,11 +25,13 @@ from sqlalchemy import Engine
 
 from bot.db import postgres_options
 from bot.personalizer.base import RankerUnavailable
+from bot.personalizer.local import health as supervision
 from bot.personalizer.local.eventlog import batch as shared
 from bot.personalizer.local.eventlog.batch import (
     CONTENT_ERRORS,
     MAX_BATCH,
     Write,
+    abandon,
     answer_waiters,
     not_written,
     postgres_batch,
@@ -117,6 +119,7 @@ class LoopWriter:
         return link
 
     async def _drain(self, link: _LoopLink) -> None:
+        batch: list[Write] = []
         try:
             while link.pending:
                 batch = link.pending[:MAX_BATCH]
@@ -130,8 +133,26 @@ class LoopWriter:
                 answer_waiters(
                     [(write.waiter, error) for write, error in outcomes if write.waiter is not None]
                 )
+                batch = []
+        except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):  # shutdown: answer, then go on ending
+            abandon(batch)
+            raise
+        except BaseException as exc:
+            # The task dies anyway: its callers hear now, not at their timeout, and the writes after them
+            # get a new task (the next write starts one; a pause later, one starts for what is pending).
+            logger.exception("the event log's writer task failed; restarting it")
+            self._health.failed("pz-writer", f"restarting after {type(exc).__name__}")
+            self._health.restarts["pz-writer"] = self._health.restarts.get("pz-writer", 0) + 1
+            _drop(link)
+            abandon(batch)
+            asyncio.get_running_loop().call_later(supervision.RESTART_PAUSE, self._restarted, link)
         finally:
             link.task = None
+
+    def _restarted(self, link: _LoopLink) -> None:
+        self._health.recovered("pz-writer")
+        if link.task is None and link.pending and not self._closed:
+            link.task = asyncio.get_running_loop().create_task(self._drain(link))
 
     async def _commit(self, link: _LoopLink, batch: list[Write]) -> list[tuple[Write, Exception | None]]:
         """Commit a batch; each write with its failure (None when it is durable)."""

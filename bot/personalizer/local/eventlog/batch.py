@@ -116,3 +116,15 @@ def answer_waiters(waiters: list[tuple[asyncio.Future[None], Exception | None]])
             waiter.set_result(None)
         else:
             waiter.set_exception(error)
+
+
+def abandon(batch: list[Write]) -> None:
+    """Answer every waiting caller of a batch that will not be written, even if settle() itself is broken."""
+    for write in batch:
+        if write.waiter is None:
+            continue
+        failure: Exception | None = RankerUnavailable("the event log's writer failed; try again")
+        try:
+            write.waiter.get_loop().call_soon_threadsafe(answer_waiters, [(write.waiter, failure)])
+        except Exception:  # a closed event loop: nobody is waiting any more
+            logger.debug("a caller's event loop is gone", exc_info=True)

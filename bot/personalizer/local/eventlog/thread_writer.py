@@ -1,4 +1,3 @@
-# Over 300 lines on purpose: one mechanism, the writer thread and the thread callers' own commits, for both databases.
 """Group commit from threads: the bot's and the console's writes, and on SQLite every event loop's too.
 
 Callers are answered only after the transaction that holds their write has committed, so nothing is
@@ -20,19 +19,18 @@ import asyncio
 import logging
 import queue
 import threading
-import time
 from typing import Any
 
 from sqlalchemy import Engine
 
 from bot.db import write_lock
 from bot.personalizer.base import EventNotFound, RankerUnavailable
-from bot.personalizer.local.eventlog import batch as shared
 from bot.personalizer.local.eventlog.batch import (
     CONTENT_ERRORS,
     EVENT_COLUMNS,
     MAX_BATCH,
     Write,
+    abandon,
     not_written,
     postgres_batch,
     refused_alone,
@@ -41,7 +39,8 @@ from bot.personalizer.local.eventlog.batch import (
     taken_event_id,
     unknown_events,
 )
-from bot.personalizer.local.health import Health
+from bot.personalizer.local.eventlog.link import Link
+from bot.personalizer.local.health import Health, Supervised
 
 logger = logging.getLogger(__name__)
 
@@ -142,22 +141,21 @@ class GroupCommitWriter:
         self._dbapi: Any = dbapi
         postgres = engine.dialect.name == "postgresql"
         self._batch: _SqliteBatch | _PostgresBatch = _PostgresBatch() if postgres else _SqliteBatch()
-        self._own = _Link(engine, autocommit=postgres)  # thread callers' connection, one batch at a time
+        self._own = Link(engine, autocommit=postgres)  # thread callers' connection, one batch at a time
         self._own_lock = threading.Lock()
         self._write_lock = write_lock(engine)
         self._queue: queue.SimpleQueue[Write | None] = queue.SimpleQueue()
         # One writer thread: while its batch is at the database the next one gathers, and a bigger batch
         # costs the database less per write. (When PostgreSQL's batches still went through this thread,
         # alternating 40 s load runs gave 2,694-2,894 req/s with one writer per process, 2,322-2,524 with two.)
-        self._thread: threading.Thread | None = None
+        # Supervised: if the thread dies anyway (an exception escaping its loop), the batch it held is
+        # answered at once, /healthz reports pz-writer, and the thread is started again a second later.
+        self._stop = threading.Event()
+        self._thread: Supervised | None = None
         if event_loops:
-            self._thread = threading.Thread(
-                target=self._run, args=(_Link(engine, autocommit=postgres),), name="pz-writer", daemon=True
-            )
+            link = Link(engine, autocommit=postgres)
+            self._thread = Supervised("pz-writer", lambda: self._run(link), self._health, self._stop)
             self._thread.start()
-            self._health.watch(
-                "pz-writer", lambda: self._closed or bool(self._thread and self._thread.is_alive())
-            )
 
     def submit_event(self, row: dict[str, Any], waiter: asyncio.Future[None] | None = None) -> None:
         """Log a ranked event; fails with InvalidRequest if its event ID is taken."""
@@ -178,8 +176,10 @@ class GroupCommitWriter:
         if not self._closed:
             self._closed = True
             if self._thread is not None:
+                self._stop.set()
                 self._queue.put(None)
                 self._thread.join(timeout=30)
+                abandon(self._left_in_queue())
             with self._own_lock:
                 self._own.drop(invalidate=False)
 
@@ -200,7 +200,18 @@ class GroupCommitWriter:
             return
         settle(outcomes)
 
-    def _run(self, link: _Link) -> None:
+    def _left_in_queue(self) -> list[Write]:
+        left: list[Write] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return left
+            if item is not None:
+                left.append(item)
+
+    def _run(self, link: Link) -> None:
+        batch: list[Write] = []
         try:
             while True:
                 first = self._queue.get()
@@ -224,12 +235,21 @@ class GroupCommitWriter:
                     link.drop(invalidate=True)
                     outcomes = not_written(batch)
                 settle(outcomes)
+                batch = []
                 if stop:
                     return
+        except BaseException as exc:
+            # Dying anyway (the supervisor restarts the thread): reported first, so that a caller answered
+            # 503 finds /healthz saying why; whoever waits on the batch in hand hears now, not at their
+            # timeout, and what is still queued waits for the restart.
+            self._health.failed("pz-writer", f"restarting after {type(exc).__name__}")
+            link.drop(invalidate=True)
+            abandon(batch)
+            raise
         finally:
             link.drop(invalidate=False)
 
-    def _commit(self, link: _Link, batch: list[Write]) -> list[tuple[Write, Exception | None]]:
+    def _commit(self, link: Link, batch: list[Write]) -> list[tuple[Write, Exception | None]]:
         """Commit a batch on this link; each write with its failure (None when it is durable)."""
         try:
             failures = self._write(link, batch)
@@ -249,7 +269,7 @@ class GroupCommitWriter:
         self._health.recovered("event log")
         return [(write, failures.get(id(write))) for write in batch]
 
-    def _write(self, link: _Link, batch: list[Write]) -> dict[int, Exception]:
+    def _write(self, link: Link, batch: list[Write]) -> dict[int, Exception]:
         """Write a batch in one transaction; returns the per-write failures (unknown events)."""
         connection = link.connect()
         ranks = [w for w in batch if w.kind == "rank"]
@@ -263,47 +283,3 @@ class GroupCommitWriter:
                 except self._dbapi.Error:
                     link.drop(invalidate=True)
                 raise
-
-
-class _Link:
-    """One DBAPI connection of the writer's: opened on first use, dropped after an error, and pinged (the
-    dialect's own ping) before use after IDLE_PING seconds unused, so that a database restart while the
-    service was idle costs no request. A connection lost while busy still fails one transaction: retrying it
-    could store a write twice, if its commit had landed. In autocommit (PostgreSQL, where a batch is one
-    statement) the connection is the writer's own, not the pool's."""
-
-    def __init__(self, engine: Engine, autocommit: bool = False) -> None:
-        self._engine = engine
-        self._autocommit = autocommit
-        self._connection: Any = None
-        self._used = 0.0
-
-    def connect(self) -> Any:
-        now = time.monotonic()
-        if self._connection is not None and now - self._used > shared.IDLE_PING:
-            dialect = self._engine.dialect
-            try:
-                dialect.do_ping(self._connection.dbapi_connection)
-            except dialect.loaded_dbapi.Error:
-                logger.info("the writer's idle database connection was gone; opening another")
-                self.drop(invalidate=True)
-        if self._connection is None:
-            connection: Any = self._engine.raw_connection()
-            if self._autocommit:
-                connection.detach()  # never back to the pool in autocommit: closed when dropped
-                connection.dbapi_connection.autocommit = True
-            self._connection = connection
-        self._used = now
-        return self._connection
-
-    def drop(self, invalidate: bool) -> None:
-        if self._connection is None:
-            return
-        try:
-            if invalidate:
-                self._connection.invalidate()
-            else:
-                self._connection.close()
-        except Exception:  # a broken connection may fail to close; it is dropped either way
-            logger.debug("closing the writer's connection failed", exc_info=True)
-        self._connection = None
