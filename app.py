@@ -22,6 +22,7 @@ from bot.services import Services, build_services
 from bot.startup import StartupError
 
 EXIT_CONFIG = 2  # missing or invalid settings
+SLACK_SDK_LOGGERS = ("slack_sdk.web.base_client", "slack_sdk.webhook.client")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -35,6 +36,10 @@ def read_environment() -> dict[str, str]:
 def configure_logging(level: str) -> None:
     """Log to stderr once, for the whole process."""
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    # slack_sdk builds its debug lines (each request's and answer's whole body) whenever its own loggers
+    # have no level, whatever the root's; with the root's level they are built only when they are logged.
+    for name in SLACK_SDK_LOGGERS:
+        logging.getLogger(name).setLevel(level)
 
 
 def run_bot(environ: Mapping[str, str]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ TASTES = ["salty", "sweet"]
 TIMES_OF_DAY = ["morning", "afternoon", "evening", "night"]
 MAX_DISHES = 50  # Personalizer's recommended maximum of actions per Rank
 DISH_FIELDS = {"id", "features", "excluded"}
+MAX_CRAVINGS_KEPT = 64
 
 
 def context_features(taste: str, time_of_day: str, user_id: str) -> Features:
@@ -37,7 +39,7 @@ class Dish:
     features: Features
     excluded: bool = False
 
-    @property
+    @cached_property  # asked for on every rank: the features never change
     def taste(self) -> str | None:
         """The dish's `taste` feature (first found, lower case), or None when it does not say."""
         for feature in self.features:
@@ -55,7 +57,7 @@ class Menu:
 
     def actions(self) -> list[RankableAction]:
         """Every dish as a rankable action (excluded ones too: Rank reports them with probability 0)."""
-        return [RankableAction(id=d.id, features=d.features) for d in self.dishes]
+        return list(self._actions)
 
     def excluded(self) -> list[str]:
         """Ids of dishes the menu file excludes."""
@@ -71,17 +73,50 @@ class Menu:
         Dishes that do not say their taste do not fit a craving: only a menu where nothing fits falls
         back to the whole menu, so a craving never leaves nothing to suggest.
         """
-        wanted = craving.strip().lower()
-        fits = [d.id for d in self.dishes if not d.excluded and d.taste == wanted]
-        return fits or self.selectable()
+        return list(self._for_craving(craving)[0])
 
     def excluded_for(self, craving: str, rejected: list[str] | tuple[str, ...] = ()) -> list[str]:
         """What a Rank for this craving excludes: the menu's exclusions, what does not fit, what was rejected.
 
         In the menu's order, so the learner logs the same list for the same situation.
         """
+        if not rejected:
+            return list(self._for_craving(craving)[1])
         keep = set(self.fitting(craving)) - set(rejected)
         return [d.id for d in self.dishes if d.id not in keep]
+
+    def candidates(self, craving: str) -> list[RankableAction]:
+        """The dishes that fit the craving, as rankable actions: what a Rank for it can choose from."""
+        return list(self._for_craving(craving)[2])
+
+    @cached_property
+    def _actions(self) -> tuple[RankableAction, ...]:
+        return tuple(RankableAction(id=d.id, features=d.features) for d in self.dishes)
+
+    @cached_property
+    def _cravings(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[RankableAction, ...]]]:
+        return {}
+
+    def _for_craving(
+        self, craving: str
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[RankableAction, ...]]:
+        """(fitting ids, excluded ids, fitting actions) for a craving, worked out once per craving.
+
+        Every suggestion and each of the Home tab's ranks asks for these; the menu never changes.
+        """
+        wanted = craving.strip().lower()
+        found = self._cravings.get(wanted)
+        if found is None:
+            fits = [d.id for d in self.dishes if not d.excluded and d.taste == wanted] or self.selectable()
+            keep = set(fits)
+            found = (
+                tuple(fits),
+                tuple(d.id for d in self.dishes if d.id not in keep),
+                tuple(a for a in self._actions if a.id in keep),
+            )
+            if len(self._cravings) < MAX_CRAVINGS_KEPT:  # cravings come from a fixed list; bound it anyway
+                self._cravings[wanted] = found
+        return found
 
 
 def load_menu(path: Path) -> Menu:

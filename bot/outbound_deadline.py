@@ -10,6 +10,7 @@ register their sockets, and are otherwise slack_sdk's own.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import http.client
 import io
@@ -155,8 +156,14 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(_HTTPSConnection, req, context=self._context)  # type: ignore[attr-defined]
 
 
+@functools.lru_cache(maxsize=8)
 def opener(ssl: Any = None, proxy: str | None = None) -> OpenerDirector:
-    """A urllib opener whose connections are watched (slack_sdk's clients take `ssl` and `proxy`)."""
+    """A urllib opener whose connections are watched (slack_sdk's clients take `ssl` and `proxy`).
+
+    Built once per (ssl, proxy): building one reads the proxy settings from the environment, which cost
+    more than the rest of a call. Its handlers keep no per-call state (each call gets its own connection),
+    so threads share it as they share urllib's own global opener.
+    """
     handlers: list[Any] = [_HTTPHandler(), _HTTPSHandler(context=ssl)]
     if proxy:
         handlers.insert(0, urllib.request.ProxyHandler({"http": proxy, "https": proxy}))

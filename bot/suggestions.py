@@ -83,8 +83,9 @@ def _storage() -> Iterator[None]:
 _T = suggestions_table
 _INSERT = insert(_T)
 _GET = select(_T).where(_T.c.event_id == bindparam("event_id"))
-_RECENT = (
-    select(_T)
+# The Home tab's list: only what it shows, so no JSON column is read or decoded.
+_SHOWN = (
+    select(_T.c.dish, _T.c.taste, _T.c.time_of_day, _T.c.vote, _T.c.created_at)
     .where(_T.c.requester == bindparam("requester"))
     .order_by(_T.c.created_at.desc(), _T.c.event_id.desc())
     .limit(bindparam("limit"))
@@ -101,6 +102,27 @@ _HISTORY = (
     )
     .group_by(_T.c.taste, _T.c.time_of_day)
 )
+
+# The claims on the click paths (bound names differ from the columns, as UPDATE ... SET needs).
+_CLAIM_VOTE = (
+    update(_T)
+    .where(_T.c.event_id == bindparam("claimed"), _T.c.requester == bindparam("by"), _T.c.vote.is_(None))
+    .values(vote=bindparam("value"))
+)
+_CLAIM_RETRY = (
+    update(_T)
+    .where(
+        _T.c.event_id == bindparam("claimed"),
+        _T.c.requester == bindparam("by"),
+        _T.c.vote <= 0,
+        _T.c.retried.is_(False),
+    )
+    .values(retried=True)
+)
+_CLAIM_SUGGEST = insert(suggest_clicks_table)
+
+# Where a dish was suggested to a person before: (taste, time of day, best vote or None), one row each.
+History = list[tuple[str, str, float | None]]
 
 
 @dataclass(frozen=True)
@@ -121,6 +143,17 @@ class Suggestion:
     created_at: float = 0.0
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What the Home tab lists of one suggestion: the dish, the craving and time, the vote, when."""
+
+    dish: str
+    taste: str
+    time_of_day: str
+    vote: float | None
+    created_at: float
+
+
 class SuggestionStore:
     """Queries on the suggestions table; claims are single UPDATEs so they hold across processes."""
 
@@ -136,22 +169,26 @@ class SuggestionStore:
 
     def add(self, suggestion: Suggestion) -> None:
         """Record a suggestion just ranked."""
-        values = {
-            "event_id": suggestion.event_id,
+        with _storage(), self._write_lock, self.engine.begin() as conn:
+            conn.execute(_INSERT, _row(suggestion))
+
+    def add_and_history(self, suggestion: Suggestion) -> History:
+        """Record a suggestion just ranked and return its dish's history before it, in one transaction.
+
+        The history is read after the insert: a read first would make SQLite's transaction upgrade to a
+        write, which fails when the learner's writer committed in between.
+        """
+        values = _row(suggestion)
+        parameters = {
             "requester": suggestion.requester,
-            "channel": suggestion.channel,
             "dish": suggestion.dish,
-            "taste": suggestion.taste,
-            "time_of_day": suggestion.time_of_day,
-            "ranking": json.dumps(suggestion.ranking),
-            "excluded": json.dumps(suggestion.excluded),
-            "rejected": json.dumps(suggestion.rejected),
-            "vote": suggestion.vote,
-            "retried": suggestion.retried,
-            "created_at": suggestion.created_at or time.time(),
+            "before": values["created_at"],
         }
         with _storage(), self._write_lock, self.engine.begin() as conn:
             conn.execute(_INSERT, values)
+            return [
+                (taste, time_of_day, vote) for taste, time_of_day, vote in conn.execute(_HISTORY, parameters)
+            ]
 
     def get(self, event_id: str) -> Suggestion | None:
         """The suggestion with this event ID, or None."""
@@ -159,20 +196,14 @@ class SuggestionStore:
             row = conn.execute(_GET, {"event_id": event_id}).first()
         return None if row is None else _suggestion(row)
 
-    def recent(self, requester: str, limit: int = 10) -> list[Suggestion]:
-        """The requester's newest suggestions, newest first."""
+    def home_history(self, requester: str, limit: int = 10) -> tuple[list[Shown], int, int]:
+        """For the Home tab, on one connection: the newest `limit` suggestions, the 👍 and 👎 counts."""
         with _storage(), self.engine.connect() as conn:
-            return [
-                _suggestion(row) for row in conn.execute(_RECENT, {"requester": requester, "limit": limit})
-            ]
-
-    def vote_counts(self, requester: str) -> tuple[int, int]:
-        """How many of the requester's suggestions they gave 👍 and 👎."""
-        with _storage(), self.engine.connect() as conn:
+            shown = [Shown(*row) for row in conn.execute(_SHOWN, {"requester": requester, "limit": limit})]
             likes, dislikes = conn.execute(_VOTE_COUNTS, {"requester": requester}).one()
-        return int(likes), int(dislikes)
+        return shown, int(likes), int(dislikes)
 
-    def history(self, requester: str, dish: str, before: float) -> list[tuple[str, str, float | None]]:
+    def history(self, requester: str, dish: str, before: float) -> History:
         """Where `dish` was suggested to the requester before `before`: (taste, time of day, best vote).
 
         One row per craving and time of day; the vote is the highest given there (None: never voted).
@@ -185,14 +216,9 @@ class SuggestionStore:
 
     def claim_vote(self, event_id: str, requester: str, value: float) -> bool:
         """Set the vote if the requester has not voted yet; True only for the one click that wins."""
-        table = suggestions_table
+        parameters = {"claimed": event_id, "by": requester, "value": value}
         with _storage(), self._write_lock, self.engine.begin() as conn:
-            result = conn.execute(
-                update(table)
-                .where(table.c.event_id == event_id, table.c.requester == requester, table.c.vote.is_(None))
-                .values(vote=value)
-            )
-        return result.rowcount == 1
+            return conn.execute(_CLAIM_VOTE, parameters).rowcount == 1
 
     def release_vote(self, event_id: str, value: float) -> None:
         """Undo a claim whose reward could not be sent, so the requester can vote again."""
@@ -206,7 +232,7 @@ class SuggestionStore:
         """Claim the Suggest click on one menus message; False when another click already has it."""
         try:
             with _storage(), self._write_lock, self.engine.begin() as conn:
-                conn.execute(insert(suggest_clicks_table).values(click_key=click_key, created_at=time.time()))
+                conn.execute(_CLAIM_SUGGEST, {"click_key": click_key, "created_at": time.time()})
         except IntegrityError:
             return False
         return True
@@ -219,19 +245,8 @@ class SuggestionStore:
 
     def claim_retry(self, event_id: str, requester: str) -> bool:
         """Mark "Try another" used on a 👎'd suggestion; True only for the one click that wins."""
-        table = suggestions_table
         with _storage(), self._write_lock, self.engine.begin() as conn:
-            result = conn.execute(
-                update(table)
-                .where(
-                    table.c.event_id == event_id,
-                    table.c.requester == requester,
-                    table.c.vote <= 0,
-                    table.c.retried.is_(False),
-                )
-                .values(retried=True)
-            )
-        return result.rowcount == 1
+            return conn.execute(_CLAIM_RETRY, {"claimed": event_id, "by": requester}).rowcount == 1
 
     def release_retry(self, event_id: str) -> None:
         """Undo a retry claim whose rank failed."""
@@ -241,6 +256,24 @@ class SuggestionStore:
                 .where(suggestions_table.c.event_id == event_id)
                 .values(retried=False)
             )
+
+
+def _row(suggestion: Suggestion) -> dict[str, Any]:
+    """A Suggestion as a suggestions-table row."""
+    return {
+        "event_id": suggestion.event_id,
+        "requester": suggestion.requester,
+        "channel": suggestion.channel,
+        "dish": suggestion.dish,
+        "taste": suggestion.taste,
+        "time_of_day": suggestion.time_of_day,
+        "ranking": json.dumps(suggestion.ranking),
+        "excluded": json.dumps(suggestion.excluded),
+        "rejected": json.dumps(suggestion.rejected),
+        "vote": suggestion.vote,
+        "retried": suggestion.retried,
+        "created_at": suggestion.created_at or time.time(),
+    }
 
 
 def _suggestion(row: Any) -> Suggestion:

@@ -30,14 +30,20 @@ if TYPE_CHECKING:  # listeners use the services they are handed, never build the
 
 logger = logging.getLogger(__name__)
 COMMAND = "/whatsfordinner"
-MENU_ACTIONS = re.compile(f"^({ids.TASTE_SELECT}|{ids.TIME_SELECT})$")
 # Every handler: (services, request body, respond, client), run after the request was acked.
 Handler = Callable[["Services", dict[str, Any], Any, Any], None]
-
-
-def acknowledge(ack: Any) -> None:
-    """A request that needs nothing but its ack (a menu choice: Suggest reads the menus' state)."""
-    ack()
+# Every action_id the app emits and what a click on it runs; a menu choice needs nothing but its ack
+# (Suggest reads the menus' state).
+ACTIONS: dict[str, Handler | None] = {
+    ids.SUGGEST: handle_suggest,
+    ids.VOTE_UP: handle_thumbs_up,
+    ids.VOTE_DOWN: handle_thumbs_down,
+    ids.TRY_ANOTHER: handle_try_another,
+    ids.HOME_SUGGEST: handle_home_suggest,
+    ids.TASTE_SELECT: None,
+    ids.TIME_SELECT: None,
+}
+ACTION_IDS = re.compile("^(" + "|".join(re.escape(a) for a in ACTIONS) + ")$")
 
 
 def register_listeners(
@@ -46,26 +52,39 @@ def register_listeners(
     """Register every listener on `app` (built with process_before_response=True); work runs on `executor`.
 
     With `replies`, respond() posts on its own pool; with `slack_client`, listeners call Slack
-    through it rather than through Bolt's client (see bot.outbound).
+    through it rather than through Bolt's client (see bot.outbound). Three listeners, one per kind of
+    request: Bolt tries each listener's matchers in turn, building every argument a listener could
+    take for each try, so a listener per action_id made a Home tab event cost eight tries.
     """
+
+    def submit(handler: Handler, body: dict[str, Any], respond: Any, client: Any) -> None:
+        if replies is not None:
+            respond = replies.respond_to(getattr(respond, "response_url", None))
+        executor.submit(_run, handler, services, body, respond, slack_client or client)
 
     def ack_then(handler: Handler) -> Callable[..., None]:
         def listener(ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
             ack()
-            if replies is not None:
-                respond = replies.respond_to(getattr(respond, "response_url", None))
-            executor.submit(_run, handler, services, body, respond, slack_client or client)
+            submit(handler, body, respond, client)
 
         return listener
 
+    def on_action(ack: Any, body: dict[str, Any], respond: Any, client: Any) -> None:
+        ack()
+        handler = ACTIONS.get(_action_id(body) or "")
+        if handler is not None:
+            submit(handler, body, respond, client)
+
     app.command(COMMAND)(ack_then(handle_whatsfordinner))
-    app.action(MENU_ACTIONS)(acknowledge)
-    app.action(ids.SUGGEST)(ack_then(handle_suggest))
-    app.action(ids.VOTE_UP)(ack_then(handle_thumbs_up))
-    app.action(ids.VOTE_DOWN)(ack_then(handle_thumbs_down))
-    app.action(ids.TRY_ANOTHER)(ack_then(handle_try_another))
-    app.action(ids.HOME_SUGGEST)(ack_then(handle_home_suggest))
+    app.action(ACTION_IDS)(on_action)  # only these ids: Bolt answers 404 to any other, as Slack expects
     app.event("app_home_opened")(ack_then(handle_app_home_opened))
+
+
+def _action_id(body: dict[str, Any]) -> str | None:
+    """The clicked element's action_id (Bolt matched it already; Slack sends one action per click)."""
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    return first.get("action_id") if isinstance(first, dict) else None
 
 
 def _run(handler: Handler, services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from blocks import ids
@@ -45,7 +46,7 @@ def handle_suggest(services: Services, body: dict[str, Any], respond: Any, clien
         logger.info("Suggest on message %s already handled (a double click)", message_ts)
         return
     try:
-        suggestion = rank_suggestion(
+        ranked = rank_suggestion(
             services, requester=user_id, channel=_channel(body), taste=taste, time_of_day=time_of_day
         )
     except Exception:
@@ -54,8 +55,8 @@ def handle_suggest(services: Services, body: dict[str, Any], respond: Any, clien
             services.suggestions.release_suggest(click_key)
         _tell(respond, RANKER_DOWN)
         return
-    if suggestion is not None:
-        respond(replace_original=True, **suggestion_message(services, suggestion))
+    if ranked is not None:
+        respond(replace_original=True, **suggestion_message(services, *ranked))
 
 
 def handle_thumbs_up(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:
@@ -88,7 +89,9 @@ def vote(services: Services, body: dict[str, Any], respond: Any, client: Any, va
     else:
         # Already counted (a double click, or a click after a lost redraw): only redraw what was recorded.
         logger.info("vote on %s was already recorded; redrawing", event_id)
-    voted = services.suggestions.get(event_id) or suggestion
+    voted = replace(suggestion, vote=value) if counted else suggestion
+    if voted.vote is None:  # a concurrent click won the claim after this one read the row: read its vote
+        voted = services.suggestions.get(event_id) or suggestion
     respond(replace_original=True, **suggestion_message(services, voted))
     if counted:  # a double click redraws the message, but the Home tab has nothing new to show
         refresh_home(services, client, user_id)
@@ -104,7 +107,7 @@ def handle_try_another(services: Services, body: dict[str, Any], respond: Any, c
         logger.info("Try another on %s already claimed (or not after a 👎)", event_id)
         return
     try:
-        suggestion = rank_suggestion(
+        ranked = rank_suggestion(
             services,
             requester=user_id,
             channel=previous.channel,
@@ -117,10 +120,10 @@ def handle_try_another(services: Services, body: dict[str, Any], respond: Any, c
         services.suggestions.release_retry(event_id)
         _tell(respond, RANKER_DOWN)
         return
-    if suggestion is None:
+    if ranked is None:
         respond(text=OUT_OF_IDEAS, replace_original=True)
         return
-    respond(replace_original=True, **suggestion_message(services, suggestion))
+    respond(replace_original=True, **suggestion_message(services, *ranked))
 
 
 def _requesters_suggestion(services: Services, body: dict[str, Any], respond: Any) -> Suggestion | None:

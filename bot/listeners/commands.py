@@ -28,7 +28,7 @@ def handle_whatsfordinner(services: Services, command: dict[str, Any], respond: 
     user_id = command["user_id"]
     if shortcut.taste and shortcut.time_of_day:
         try:
-            suggestion = rank_suggestion(
+            ranked = rank_suggestion(
                 services,
                 requester=user_id,
                 channel=command.get("channel_id"),
@@ -39,8 +39,8 @@ def handle_whatsfordinner(services: Services, command: dict[str, Any], respond: 
             logger.exception("rank failed for a slash command")
             respond(text=RANKER_DOWN, response_type="ephemeral")
             return
-        if suggestion is not None:
-            respond(response_type="ephemeral", **suggestion_message(services, suggestion))
+        if ranked is not None:
+            respond(response_type="ephemeral", **suggestion_message(services, *ranked))
         return
     time_of_day = shortcut.time_of_day or user_time_of_day(client, user_id)
     respond(

@@ -13,7 +13,7 @@ from blocks import suggestion as why
 from blocks.suggestion import build_suggestion, suggestion_text
 from bot.menu import TASTES, TIMES_OF_DAY, context_features
 from bot.personalizer.base import RankRequest
-from bot.suggestions import Suggestion
+from bot.suggestions import History, Suggestion
 
 if TYPE_CHECKING:  # listeners use the services they are handed, never build them
     from bot.services import Services
@@ -86,8 +86,11 @@ def rank_suggestion(
     taste: str,
     time_of_day: str,
     rejected: list[str] | None = None,
-) -> Suggestion | None:
+) -> tuple[Suggestion, History] | None:
     """Rank the dishes that fit the craving as a new event and record it; None when all were rejected.
+
+    With the suggestion comes its dish's history with the person (what suggestion_message needs), read
+    in the transaction that records it.
 
     Dishes that do not fit the craving go to Rank as excluded actions, Personalizer's own way of
     keeping an action out of one Rank: the learner still sees the whole menu and logs what was excluded.
@@ -116,8 +119,7 @@ def rank_suggestion(
         rejected=rejected,
         created_at=time.time(),
     )
-    services.suggestions.add(suggestion)
-    return suggestion
+    return suggestion, services.suggestions.add_and_history(suggestion)
 
 
 def why_this(suggestion: Suggestion, history: list[tuple[str, str, float | None]]) -> str:
@@ -138,12 +140,18 @@ def why_this(suggestion: Suggestion, history: list[tuple[str, str, float | None]
     return why.LIKELY if tied == 1 else why.CRAVING
 
 
-def suggestion_message(services: Services, suggestion: Suggestion, note: str | None = None) -> dict[str, Any]:
-    """respond() arguments that draw a suggestion in its current state (plus an optional note)."""
+def suggestion_message(
+    services: Services, suggestion: Suggestion, history: History | None = None, note: str | None = None
+) -> dict[str, Any]:
+    """respond() arguments that draw a suggestion in its current state (plus an optional note).
+
+    `history` is its dish's earlier suggestions to the person, read here unless given.
+    """
     menu = services.menu
     left = set(menu.fitting(suggestion.taste)) - set(suggestion.rejected + [suggestion.dish])
     can_try_another = not suggestion.retried and bool(left)
-    history = services.suggestions.history(suggestion.requester, suggestion.dish, suggestion.created_at)
+    if history is None:
+        history = services.suggestions.history(suggestion.requester, suggestion.dish, suggestion.created_at)
     blocks = build_suggestion(
         suggestion.dish,
         suggestion.ranking,

@@ -106,6 +106,15 @@ class Ranker(Protocol):
         ...
 
 
+def rank_each(ranker: Ranker, requests: list[RankRequest]) -> list[RankResult]:
+    """Each request's rank, in order; a ranker with its own `rank_each` (one call for all) is asked once."""
+    together = getattr(ranker, "rank_each", None)
+    if callable(together):
+        results: list[RankResult] = together(requests)
+        return results
+    return [ranker.rank(request) for request in requests]
+
+
 class RankerError(Exception):
     """Base of every error a Ranker raises."""
 

@@ -30,6 +30,19 @@ class RankDeadline:
         except FutureTimeout:
             raise RankerUnavailable(f"rank did not answer within {self.timeout:g} s") from None
 
+    def rank_each(self, requests: list[RankRequest]) -> list[RankResult]:
+        """The backend's rank of each request, in turn on one rank thread, all within one deadline.
+
+        One hand-off for them all: a thread switch and its wake-up cost more than a local rank.
+        """
+        future = self._pool.submit(lambda: [self.backend.rank(request) for request in requests])
+        try:
+            return future.result(timeout=self.timeout)
+        except FutureTimeout:
+            raise RankerUnavailable(
+                f"{len(requests)} ranks did not answer within {self.timeout:g} s"
+            ) from None
+
     def reward(self, event_id: str, value: float) -> None:
         """The backend's reward."""
         self.backend.reward(event_id, value)

@@ -79,7 +79,7 @@ class Background:
         self._leadership.release()
 
     def _follow_and_train(self) -> None:
-        if self._training_nice:  # again after a restart: the priority belongs to the thread
+        if self._training_nice:
             self._trainer.lower_priority(self._training_nice)
         while not self._stop.wait(min(REFRESH_INTERVAL, self._serving.settings.model_export_frequency)):
             try:

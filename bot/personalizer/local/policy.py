@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import tempfile
@@ -24,24 +25,31 @@ ACTION_ID_OPTION = "--action_id_feature"
 MULTISLOT_OPTION = "--ccb_explore_adf"
 
 
+@functools.lru_cache(maxsize=64)
+def _words(policy: str) -> tuple[str, ...]:
+    # Asked on every rank (is_multislot), and shlex costs more than the rest of the check: a loop has a
+    # policy or two, an evaluation a grid of ten.
+    return tuple(shlex.split(policy))
+
+
 def uses_action_ids(policy: str) -> bool:
     """True when the policy asks for each action's ID as a feature."""
-    return ACTION_ID_OPTION in shlex.split(policy)
+    return ACTION_ID_OPTION in _words(policy)
 
 
 def explores_itself(policy: str) -> bool:
     """True for policies with their own exploration, into which explorationPercentage is mixed."""
-    return bool(_OWN_EXPLORATION.intersection(shlex.split(policy)))
+    return bool(_OWN_EXPLORATION.intersection(_words(policy)))
 
 
 def is_multislot(policy: str) -> bool:
     """True for a conditional contextual bandit policy: the loop then ranks slots (multi-slot)."""
-    return MULTISLOT_OPTION in shlex.split(policy)
+    return MULTISLOT_OPTION in _words(policy)
 
 
 def vw_words(policy: str) -> list[str]:
     """The policy's words that go to VW (the action-ID option is the loop's, not VW's)."""
-    return [word for word in shlex.split(policy) if word != ACTION_ID_OPTION]
+    return [word for word in _words(policy) if word != ACTION_ID_OPTION]
 
 
 def load_policy(policy: str, exploration: float, model: bytes | None = None) -> Policy:

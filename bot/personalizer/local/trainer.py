@@ -122,19 +122,23 @@ class Trainer:
         self._committer: ThreadPoolExecutor | None = None
 
     def lower_priority(self, nice: int) -> None:
-        """Learn at `nice` from now on in the calling thread, but commit at the thread's present priority.
+        """Learn `nice` steps below the calling thread's present priority, but commit at that priority.
 
         A commit holds the writers' lock: at a low priority the trainer was preempted while holding it, and
         every rank and reward waited (60 s under load, p99 of the commit: 12.5-14 ms; from a thread at
         normal priority, 6.5-6.9 ms). Linux gives each thread its own nice value; elsewhere nothing changes.
         """
+        if self._committer is not None:  # already lowered: a restart runs on the same thread again
+            return
         if sys.platform != "linux":  # elsewhere a thread ID is not a valid `who` for setpriority
             logger.info("the trainer trains at the service's priority (per-thread priorities are Linux's)")
             return
         committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pz-commit")
         committer.submit(lambda: None).result()  # its thread starts now, at this thread's priority
         try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            # Relative: a service started under `nice` keeps its trainer below it.
+            thread = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + nice))
         except OSError:
             logger.info("could not lower the trainer's priority; it trains at the service's")
             committer.shutdown()
