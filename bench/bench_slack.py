@@ -204,9 +204,11 @@ def main() -> None:
                 f"cores). Requests answered other than 200, or with an apology instead of a suggestion: {failures}.\n\n{text}\n"
             )
     command = " ".join(["bench/bench_slack.py", *sys.argv[1:]])
+    niceness = os.nice(0)  # as the script was run: the figures depend on it
+    command = f"nice -n {niceness} .venv/bin/python {command}" if niceness else f".venv/bin/python {command}"
     report = f"""# Slack app speed
 
-Measured by `nice -n 15 .venv/bin/python {command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC:
+Measured by `{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC:
 {machine()}. The machine was shared with other work (the load averages below), so absolute figures are
 noisy; each run measures this build and the baseline build (`--baseline`, by default the merge base with
 `main`, checked out with `git worktree`) one after the other, and the ratios compare them.
