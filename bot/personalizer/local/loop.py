@@ -1,3 +1,4 @@
+# Over 300 lines on purpose: every call of the port (sync, async, multi-slot, imports) and how a loop opens.
 """The learning loop: Personalizer's Rank → Reward contract over Vowpal Wabbit, durable on SQL.
 
 Rank validates, predicts with the latest published model, draws the reward action with a generator

@@ -1,3 +1,4 @@
+# Over 300 lines on purpose: the writer thread, its supervision and its commits share one queue.
 """Group commit from threads: the bot's and the console's writes, and on SQLite every event loop's too.
 
 Callers are answered only after the transaction that holds their write has committed, so nothing is
