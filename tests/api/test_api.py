@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from fake_clock import Clock
 
 from bot.api.asgi import build_app
 from bot.api.server import serving_in_thread
@@ -24,19 +25,6 @@ SEED_ACTIONS = [
     {"id": "juice", "features": [{"taste": "sweet", "spice_level": "none"}, {"nutritional_level": 5}, {"drink": True}]},
     {"id": "salad", "features": [{"taste": "salty", "spice_level": "none"}, {"nutritional_level": 2}]},
 ]  # fmt: skip
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

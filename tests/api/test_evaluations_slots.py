@@ -21,7 +21,7 @@ LEARNER = "--ccb_explore_adf -q SA"
 
 
 def test_microsofts_client_reads_each_slots_result(tmp_path: Any) -> None:
-    clock = Clock()
+    clock = Clock(START)
     loop = open_loop(f"sqlite:///{tmp_path / 'slots.db'}", clock, policy=LEARNER)
     try:
         play_slots(loop, clock, 400)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+from fake_clock import Clock
 
 from bot.api.asgi import build_app
 from bot.api.server import serving_in_thread
@@ -31,19 +32,6 @@ MULTI = [
 ]
 NAMES = [action["_tag"] for action in MULTI]
 V = "/personalizer/v1.1-preview.3"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -16,6 +16,7 @@ from azure.ai.personalizer import PersonalizerClient as NewClient
 from azure.cognitiveservices.personalizer import PersonalizerClient as OldClient
 from azure.cognitiveservices.personalizer.models import RankableAction, RankRequest
 from azure.core.credentials import AzureKeyCredential
+from fake_clock import Clock
 from msrest.authentication import CognitiveServicesCredentials
 from sqlalchemy import select
 
@@ -33,19 +34,6 @@ ACTIONS = [
     {"id": "salad", "features": [{"taste": "salty", "green": True}]},
 ]
 CONTEXT = [{"time": "evening"}, {"user": {"tier": "gold"}}]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

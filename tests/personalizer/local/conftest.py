@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from fake_clock import Clock
 
 from bot.personalizer.base import RankableAction
 
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-class Clock:
-    """An injected clock: tests move time, nothing sleeps."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from fake_clock import Clock
 
 from bench.evaluation_world import log_events
 from bot.db import create_database_engine
@@ -38,14 +39,6 @@ class Loop:
     def set_policy(self, arguments: str) -> None:
         self.settings = dataclasses.replace(self.settings, policy=arguments)
         self.applied.append(arguments)
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

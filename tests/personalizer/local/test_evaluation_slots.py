@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fake_clock import Clock
 
 from bot.api.evaluation_wire import evaluation_2022
 from bot.personalizer.base import (
@@ -29,19 +30,9 @@ SLOTS = [
 LEARNER = "--ccb_explore_adf -q SA"
 
 
-class Clock:
-    """An injected clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 def open_loop(url: str, clock: Clock, **changes: Any) -> Any:
